@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# One-step setup: virtualenv, a portable llama.cpp build (cached), the package, and the model cache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+CACHE=${VOXRELAY_CACHE_DIR:-$HOME/.cache/voxrelay}
+WHEELS="$CACHE/wheels"
+LLAMA_VERSION=0.3.36
+# The default llama.cpp build uses -march=native; these VMs report AMX but cannot run it
+# ("Illegal instruction"), so build for a portable AVX2/FMA/F16C baseline instead.
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAMA_CURL=OFF \
+-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "virtualenv ($VENV)"
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip wheel setuptools
+
+mkdir -p "$WHEELS"
+if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
+  step "building llama-cpp-python $LLAMA_VERSION with portable CPU flags (about 6-10 min on 2 cores, cached after)"
+  log="$CACHE/llama-build.log"
+  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+    "$VENV/bin/python" -m pip wheel -v --no-cache-dir --no-deps -w "$WHEELS" \
+    "llama-cpp-python==$LLAMA_VERSION" >"$log" 2>&1 &
+  pid=$!
+  # Show build progress: the last compile percentage cmake printed.
+  while kill -0 "$pid" 2>/dev/null; do
+    pct=$(grep -Eo '^\s*\[ *[0-9]+%\]' "$log" 2>/dev/null | tail -n 1 | tr -d ' []' || true)
+    printf '\r    compiling llama.cpp ... %s   ' "${pct:-configuring}"
+    sleep 5
+  done
+  if ! wait "$pid"; then
+    echo; tail -n 40 "$log"; echo "llama-cpp-python build failed; full log: $log" >&2; exit 1
+  fi
+  echo; echo "    wheel cached in $WHEELS"
+else
+  step "llama-cpp-python $LLAMA_VERSION: using cached wheel from $WHEELS"
+fi
+
+step "installing voxrelay and its dependencies"
+"$VENV/bin/python" -m pip install --quiet --find-links "$WHEELS" -e ".[local,dev]"
+
+step "preparing the local model cache"
+"$VENV/bin/voxrelay" models --prepare
+step "setup done"

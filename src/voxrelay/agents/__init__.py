@@ -1,0 +1,39 @@
+"""The agent SDK: agents, tools, handoffs, guardrails and run context."""
+
+from voxrelay.agents.agent import (
+    HANDOFF_PREFIX,
+    Agent,
+    Scenario,
+    handoff_tool,
+    handoff_tool_name,
+    snake_case,
+)
+from voxrelay.agents.context import HistoryEntry, RunContext
+from voxrelay.agents.guardrails import (
+    FunctionGuardrail,
+    GuardrailResult,
+    KeywordGuardrail,
+    OutputGuardrail,
+    output_guardrail,
+)
+from voxrelay.agents.tool import FunctionTool, ToolArgumentsError, function_tool, tool
+
+__all__ = [
+    "HANDOFF_PREFIX",
+    "Agent",
+    "FunctionGuardrail",
+    "FunctionTool",
+    "GuardrailResult",
+    "HistoryEntry",
+    "KeywordGuardrail",
+    "OutputGuardrail",
+    "RunContext",
+    "Scenario",
+    "ToolArgumentsError",
+    "function_tool",
+    "handoff_tool",
+    "handoff_tool_name",
+    "output_guardrail",
+    "snake_case",
+    "tool",
+]
