@@ -1,0 +1,203 @@
+"""One response: stream a ChatModel into Realtime output items and their event sequence."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from voxrelay.models.base import ChatModel, Message, ModelSettings, TextDelta, ToolSpec, Usage
+from voxrelay.realtime import events as ev
+from voxrelay.realtime.types import (
+    FunctionCallItem,
+    Item,
+    MessageItem,
+    OutputText,
+    Response,
+    StatusDetails,
+    new_id,
+)
+from voxrelay.realtime.types import Usage as RealtimeUsage
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[ev.ServerEvent], Awaitable[None]]
+AddItem = Callable[[Item], str | None]
+"""Adds an item to the conversation and returns the previous item's id."""
+
+
+@dataclass
+class ResponsePlan:
+    """Everything a response needs, resolved from the session and `response.create`."""
+
+    messages: list[Message]
+    tools: list[ToolSpec]
+    tool_choice: str
+    settings: ModelSettings
+    in_conversation: bool = True
+    """False for out-of-band responses (`conversation: "none"`)."""
+    output_modalities: list[str] = field(default_factory=lambda: ["text"])
+    metadata: dict[str, object] | None = None
+
+
+class ResponseRun:
+    """Runs one response; `cancel()` ends it early with status `cancelled`."""
+
+    def __init__(self, chat: ChatModel, plan: ResponsePlan, emit: Emit, add_item: AddItem) -> None:
+        self.chat = chat
+        self.plan = plan
+        self.emit = emit
+        self.add_item = add_item
+        self.response = Response(
+            output_modalities=plan.output_modalities,  # type: ignore[arg-type]
+            metadata=plan.metadata,
+            conversation_id=None,
+        )
+        self.cancel_reason: str | None = None
+        self._text_item: MessageItem | None = None
+        self._text_index = 0
+        self._usage: Usage | None = None
+        self._generation: asyncio.Task[None] | None = None
+
+    @property
+    def id(self) -> str:
+        """The response id."""
+        return self.response.id
+
+    def cancel(self, reason: str = "client_cancelled") -> None:
+        """Stop generating; the response ends with `cancelled` and open items `incomplete`."""
+        if self.cancel_reason is None:
+            self.cancel_reason = reason
+        if self._generation is not None:
+            self._generation.cancel()
+
+    async def run(self) -> Response:
+        """Emit `response.created`, stream the model, then close items and emit `response.done`."""
+        await self.emit(ev.ResponseCreated(response=self.response.model_copy(deep=True)))
+        self._generation = asyncio.create_task(self._generate())
+        try:
+            await self._generation
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self.cancel_reason is None or (current is not None and current.cancelling()):
+                self._generation.cancel()
+                raise
+            self._set_status("cancelled", StatusDetails(type="cancelled", reason=self.cancel_reason))
+        except Exception as exc:
+            log.exception("response %s failed", self.id)
+            error = {"type": "server_error", "code": "model_error", "message": str(exc)}
+            self._set_status("failed", StatusDetails(type="failed", error=error))
+        else:
+            self._finish_status()
+        await self._close_text_item()
+        self.response.usage = _usage(self._usage)
+        await self.emit(ev.ResponseDone(response=self.response.model_copy(deep=True)))
+        return self.response
+
+    async def _generate(self) -> None:
+        p = self.plan
+        async for item in self.chat.stream(p.messages, p.tools, p.tool_choice, p.settings):
+            if isinstance(item, TextDelta):
+                await self._text(item.text)
+            elif isinstance(item, Usage):
+                self._usage = item
+            else:
+                await self._close_text_item()
+                await self._function_call(item.call_id, item.name, item.arguments)
+
+    def _set_status(self, status: str, details: StatusDetails | None) -> None:
+        self.response.status = status  # type: ignore[assignment]
+        self.response.status_details = details
+
+    def _finish_status(self) -> None:
+        limit = self.plan.settings.max_tokens
+        if limit and self._usage and self._usage.output_tokens >= limit:
+            details = StatusDetails(type="incomplete", reason="max_output_tokens")
+            self._set_status("incomplete", details)
+        else:
+            self._set_status("completed", None)
+
+    async def _open_item(self, item: Item) -> int:
+        """Announce a new output item; returns its output_index."""
+        index = len(self.response.output)
+        self.response.output.append(item)
+        await self.emit(
+            ev.OutputItemAdded(response_id=self.id, output_index=index, item=item.model_copy())
+        )
+        if self.plan.in_conversation:
+            previous = self.add_item(item)
+            await self.emit(ev.ConversationItemAdded(item=item.model_copy(), previous_item_id=previous))
+        return index
+
+    async def _done_item(self, item: Item, index: int) -> None:
+        if self.plan.in_conversation:
+            await self.emit(ev.ConversationItemDone(item=item.model_copy(deep=True)))
+        await self.emit(
+            ev.OutputItemDone(response_id=self.id, output_index=index, item=item.model_copy(deep=True))
+        )
+
+    async def _text(self, delta: str) -> None:
+        if self._text_item is None:
+            item = MessageItem(id=new_id("item"), role="assistant", status="in_progress", content=[])
+            self._text_item = item
+            self._text_index = await self._open_item(item)
+            item.content.append(OutputText(text=""))
+            await self.emit(ev.ContentPartAdded(**self._part_ids(), part=OutputText(text="")))
+        part = self._text_item.content[0]
+        assert isinstance(part, OutputText)
+        part.text += delta
+        await self.emit(ev.OutputTextDelta(**self._part_ids(), delta=delta))
+
+    def _part_ids(self) -> dict[str, str | int]:
+        assert self._text_item is not None and self._text_item.id is not None
+        return {
+            "response_id": self.id,
+            "item_id": self._text_item.id,
+            "output_index": self._text_index,
+            "content_index": 0,
+        }
+
+    async def _close_text_item(self) -> None:
+        item = self._text_item
+        if item is None:
+            return
+        self._text_item = None
+        part = item.content[0]
+        assert isinstance(part, OutputText)
+        ids = {"response_id": self.id, "item_id": item.id or "", "output_index": self._text_index}
+        await self.emit(ev.OutputTextDone(**ids, content_index=0, text=part.text))
+        await self.emit(ev.ContentPartDone(**ids, content_index=0, part=part.model_copy()))
+        item.status = "incomplete" if self.response.status == "cancelled" else "completed"
+        await self._done_item(item, self._text_index)
+
+    async def _function_call(self, call_id: str, name: str, arguments: str) -> None:
+        item = FunctionCallItem(
+            id=new_id("item"), call_id=call_id, name=name, arguments="", status="in_progress"
+        )
+        index = await self._open_item(item)
+        ids = {"response_id": self.id, "item_id": item.id or "", "output_index": index}
+        await self.emit(ev.FunctionCallArgumentsDelta(**ids, call_id=call_id, delta=arguments))
+        item.arguments = arguments
+        item.status = "completed"
+        await self.emit(
+            ev.FunctionCallArgumentsDone(**ids, call_id=call_id, name=name, arguments=arguments)
+        )
+        await self._done_item(item, index)
+
+
+def _usage(usage: Usage | None) -> RealtimeUsage | None:
+    if usage is None:
+        return None
+    return RealtimeUsage(
+        total_tokens=usage.input_tokens + usage.output_tokens,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        input_token_details={"cached_tokens": usage.cached_tokens, "text_tokens": usage.input_tokens},
+        output_token_details={"text_tokens": usage.output_tokens},
+    )
+
+
+def tool_specs(tools: Sequence[object]) -> list[ToolSpec]:
+    """ToolSpecs from Realtime `FunctionToolDef`s."""
+    return [ToolSpec(t.name, t.description, t.parameters) for t in tools]  # type: ignore[attr-defined]

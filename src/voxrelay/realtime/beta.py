@@ -1,0 +1,125 @@
+"""Beta ↔ GA translation, applied only at the edge (server WebSocket, WebSocketRealtime)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+JSON = dict[str, Any]
+
+_BETA_FORMATS: dict[str, JSON] = {
+    "pcm16": {"type": "audio/pcm", "rate": 24000},
+    "g711_ulaw": {"type": "audio/pcmu"},
+    "g711_alaw": {"type": "audio/pcma"},
+}
+_GA_FORMATS = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
+
+# Server event types whose names changed; `conversation.item.done` has no beta twin.
+_SERVER_RENAMES = {
+    "response.output_text.delta": "response.text.delta",
+    "response.output_text.done": "response.text.done",
+    "response.output_audio.delta": "response.audio.delta",
+    "response.output_audio.done": "response.audio.done",
+    "response.output_audio_transcript.delta": "response.audio_transcript.delta",
+    "response.output_audio_transcript.done": "response.audio_transcript.done",
+    "conversation.item.added": "conversation.item.created",
+}
+_CONTENT_TO_BETA = {"output_text": "text", "output_audio": "audio"}
+_CONTENT_TO_GA = {v: k for k, v in _CONTENT_TO_BETA.items()}
+
+
+def session_from_beta(beta: JSON) -> JSON:
+    """A flat beta session object → the GA shape."""
+    s = dict(beta)
+    ga: JSON = {"type": "realtime"}
+    audio_in: JSON = {}
+    audio_out: JSON = {}
+    if "modalities" in s:
+        ga["output_modalities"] = ["audio"] if "audio" in s.pop("modalities") else ["text"]
+    if "voice" in s:
+        audio_out["voice"] = s.pop("voice")
+    if "input_audio_format" in s:
+        audio_in["format"] = _BETA_FORMATS.get(s.pop("input_audio_format"), {"type": "audio/pcm"})
+    if "output_audio_format" in s:
+        audio_out["format"] = _BETA_FORMATS.get(s.pop("output_audio_format"), {"type": "audio/pcm"})
+    if "input_audio_transcription" in s:
+        audio_in["transcription"] = s.pop("input_audio_transcription")
+    if "turn_detection" in s:
+        audio_in["turn_detection"] = s.pop("turn_detection")
+    if "max_response_output_tokens" in s:
+        ga["max_output_tokens"] = s.pop("max_response_output_tokens")
+    s.pop("temperature", None)
+    s.pop("type", None)
+    ga.update(s)
+    if audio_in or audio_out:
+        ga["audio"] = {"input": audio_in, "output": audio_out}
+    return ga
+
+
+def session_to_beta(ga: JSON) -> JSON:
+    """A GA session object → the flat beta shape."""
+    s = {k: v for k, v in ga.items() if k not in ("type", "audio", "output_modalities")}
+    if "output_modalities" in ga:
+        s["modalities"] = ["text", "audio"] if "audio" in ga["output_modalities"] else ["text"]
+    if "max_output_tokens" in s:
+        s["max_response_output_tokens"] = s.pop("max_output_tokens")
+    audio = ga.get("audio") or {}
+    audio_in, audio_out = audio.get("input") or {}, audio.get("output") or {}
+    if audio_in.get("format"):
+        s["input_audio_format"] = _GA_FORMATS.get(audio_in["format"].get("type"), "pcm16")
+    if audio_out.get("format"):
+        s["output_audio_format"] = _GA_FORMATS.get(audio_out["format"].get("type"), "pcm16")
+    if "transcription" in audio_in:
+        s["input_audio_transcription"] = audio_in["transcription"]
+    if "turn_detection" in audio_in:
+        s["turn_detection"] = audio_in["turn_detection"]
+    if audio_out.get("voice"):
+        s["voice"] = audio_out["voice"]
+    return s
+
+
+def _rename_content(node: Any, table: dict[str, str]) -> Any:
+    """Rename content-part types inside items and parts, recursively."""
+    if isinstance(node, list):
+        return [_rename_content(n, table) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _rename_content(v, table) for k, v in node.items()}
+    if out.get("type") in table and ("text" in out or "transcript" in out or "audio" in out):
+        out["type"] = table[out["type"]]
+    return out
+
+
+def client_from_beta(event: JSON) -> JSON:
+    """A beta client event → its GA form."""
+    e = copy.deepcopy(event)
+    kind = e.get("type")
+    if kind == "session.update" and isinstance(e.get("session"), dict):
+        e["session"] = session_from_beta(e["session"])
+    elif kind == "conversation.item.create":
+        e["item"] = _rename_content(e.get("item"), _CONTENT_TO_GA)
+    elif kind == "response.create" and isinstance(e.get("response"), dict):
+        r = e["response"]
+        if "modalities" in r:
+            r["output_modalities"] = ["audio"] if "audio" in r.pop("modalities") else ["text"]
+        if "max_response_output_tokens" in r:
+            r["max_output_tokens"] = r.pop("max_response_output_tokens")
+        for key in ("voice", "output_audio_format", "temperature"):
+            r.pop(key, None)
+    return e
+
+
+def server_to_beta(event: JSON) -> list[JSON]:
+    """A GA server event → zero or one beta events."""
+    kind = event.get("type", "")
+    if kind == "conversation.item.done":
+        return []
+    e = _rename_content(copy.deepcopy(event), _CONTENT_TO_BETA)
+    e["type"] = _SERVER_RENAMES.get(kind, kind)
+    if kind in ("session.created", "session.updated"):
+        e["session"] = session_to_beta(e["session"])
+    if kind in ("response.created", "response.done"):
+        mods = e["response"].pop("output_modalities", None)
+        if mods:
+            e["response"]["modalities"] = ["text", "audio"] if "audio" in mods else ["text"]
+    return [e]
