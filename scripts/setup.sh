@@ -43,7 +43,7 @@ else
 fi
 
 step "installing voxrelay and its dependencies"
-"$VENV/bin/python" -m pip install --quiet --find-links "$WHEELS" -e ".[local,dev]"
+"$VENV/bin/python" -m pip install --quiet --find-links "$WHEELS" -e ".[local,speech,dev]"
 
 step "preparing the local model cache"
 "$VENV/bin/voxrelay" models --prepare

