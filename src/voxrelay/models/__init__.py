@@ -1,0 +1,1 @@
+"""ChatModel backends: the local llama.cpp default and OpenAI-compatible endpoints."""

@@ -1,0 +1,203 @@
+"""The local default ChatModel: Qwen2.5 GGUF on llama.cpp, tool calls by constrained decoding.
+
+Generation runs in two phases on one llama.cpp context:
+1. free text, streamed token by token; if the first token is Qwen's `<tool_call>` token,
+2. the call is decoded again under a JSON-schema grammar admitting exactly one call of one
+   offered tool with schema-valid arguments.
+The shared prompt prefix stays in the KV cache, so phase 2 costs only a few tokens of prefill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import json
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from voxrelay.config import Settings, get_settings
+from voxrelay.errors import ModelError
+from voxrelay.models import cache
+from voxrelay.models.base import (
+    Message,
+    ModelSettings,
+    StreamItem,
+    TextDelta,
+    ToolCall,
+    ToolChoice,
+    ToolSpec,
+    Usage,
+)
+from voxrelay.models.chatml import TOOL_CALL_OPEN, format_prompt, tool_call_schema
+from voxrelay.models.grammar import schema_to_gbnf
+
+MAX_TEXT_TOKENS = 512
+MAX_CALL_TOKENS = 256
+_DONE = object()
+
+
+class LlamaChatModel:
+    """A ChatModel on a local GGUF file via llama-cpp-python."""
+
+    def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int = 2) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ModelError("llama-cpp-python is not installed: run `make setup`") from exc
+        self.path = model_path
+        self._llm = Llama(
+            model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, verbose=False
+        )
+        self._tool_call_token = self._llm.tokenize(TOOL_CALL_OPEN.encode(), add_bos=False, special=True)
+        self._stop = {self._llm.token_eos(), *self._llm.tokenize(b"<|im_end|>", add_bos=False, special=True)}
+        self._grammars: dict[str, Any] = {}
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> LlamaChatModel:
+        """Load the model the settings name; ModelNotFoundError says how to prepare it."""
+        s = settings or get_settings()
+        path = cache.require(s.llm, s.model_dir)
+        return cls(path, n_ctx=s.llm_context, n_threads=s.llm_threads)
+
+    async def stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec] = (),
+        tool_choice: ToolChoice = "auto",
+        settings: ModelSettings | None = None,
+    ) -> AsyncIterator[StreamItem]:
+        """Stream text, or one tool call, then usage."""
+        offered = _offered(tools, tool_choice)
+        prompt = self._llm.tokenize(format_prompt(messages, tools).encode(), add_bos=False, special=True)
+        max_tokens = (settings.max_tokens if settings else None) or MAX_TEXT_TOKENS
+        async with self._lock:
+            cancel = threading.Event()
+            loop = asyncio.get_running_loop()
+            queue: asyncio.Queue[Any] = asyncio.Queue()
+
+            def worker() -> None:
+                try:
+                    for item in self._generate(prompt, offered, tool_choice, max_tokens, cancel):
+                        loop.call_soon_threadsafe(queue.put_nowait, item)
+                except Exception as exc:
+                    loop.call_soon_threadsafe(queue.put_nowait, exc)
+                finally:
+                    loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+
+            thread = asyncio.ensure_future(asyncio.to_thread(worker))
+            try:
+                while (item := await queue.get()) is not _DONE:
+                    if isinstance(item, Exception):
+                        raise item
+                    yield item
+            finally:
+                cancel.set()  # the worker stops at its next token; keep the lock until it has
+                await asyncio.wait([thread])
+
+    # ---- runs in a worker thread -----------------------------------------------------------
+
+    def _generate(
+        self,
+        prompt: list[int],
+        offered: list[ToolSpec],
+        tool_choice: ToolChoice,
+        max_tokens: int,
+        cancel: threading.Event,
+    ) -> Iterator[StreamItem]:
+        produced = 0
+        forced = bool(offered) and tool_choice not in ("auto", "none")
+        if not forced:
+            allow_call = bool(offered) and tool_choice != "none"
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            tokens = self._tokens(prompt, None, max_tokens, cancel, ban_calls=not allow_call)
+            for n, token in enumerate(tokens):
+                produced += 1
+                text = decoder.decode(self._llm.detokenize([token]))
+                if n == 0 and allow_call and self._starts_call(token, text):
+                    break
+                if text:
+                    yield TextDelta(text)
+            else:
+                yield Usage(len(prompt), produced)
+                return
+        newline = self._llm.tokenize(b"\n", add_bos=False, special=True)
+        yield self._decode_call(prompt + self._tool_call_token + newline, offered, cancel)
+        yield Usage(len(prompt), produced)
+
+    def _starts_call(self, token: int, text: str) -> bool:
+        """Small models open a call with `<tool_call>` or, often, with bare JSON."""
+        head = text.lstrip()
+        return [token] == self._tool_call_token or head.startswith(("{", "<tool"))
+
+    def _decode_call(self, prompt: list[int], offered: list[ToolSpec], cancel: threading.Event) -> ToolCall:
+        grammar = self._grammar(offered)
+        raw = bytearray()
+        for token in self._tokens(prompt, grammar, MAX_CALL_TOKENS, cancel, ban_calls=False):
+            raw += self._llm.detokenize([token])
+            if raw.rstrip().endswith(b"}"):
+                parsed = _try_json(raw)
+                if parsed is not None:
+                    return _to_call(parsed, offered)
+        parsed = _try_json(raw)
+        if parsed is None:
+            raise ModelError(f"the local model produced an unfinished tool call: {raw[:200]!r}")
+        return _to_call(parsed, offered)
+
+    def _tokens(
+        self, prompt: list[int], grammar: Any, limit: int, cancel: threading.Event, ban_calls: bool
+    ) -> Iterator[int]:
+        processors = self._ban(self._tool_call_token) if ban_calls else None
+        count = 0
+        for token in self._llm.generate(
+            prompt, temp=0.0, top_k=1, grammar=grammar, logits_processor=processors
+        ):
+            if token in self._stop or cancel.is_set():
+                return
+            yield token
+            count += 1
+            if count >= limit:
+                return
+
+    def _ban(self, tokens: list[int]) -> Any:
+        from llama_cpp import LogitsProcessorList
+
+        def ban(_ids: Any, scores: Any) -> Any:
+            scores[tokens] = -float("inf")
+            return scores
+
+        return LogitsProcessorList([ban])
+
+    def _grammar(self, tools: list[ToolSpec]) -> Any:
+        from llama_cpp import LlamaGrammar
+
+        gbnf = schema_to_gbnf(tool_call_schema(tools))
+        if gbnf not in self._grammars:
+            self._grammars[gbnf] = LlamaGrammar.from_string(gbnf, verbose=False)
+        return self._grammars[gbnf]
+
+
+def _offered(tools: Sequence[ToolSpec], tool_choice: ToolChoice) -> list[ToolSpec]:
+    """The tools a call may name under this tool_choice."""
+    if tool_choice in ("auto", "none", "required"):
+        return list(tools) if tool_choice != "none" else []
+    return [t for t in tools if t.name == tool_choice]
+
+
+def _try_json(raw: bytes | bytearray) -> dict[str, Any] | None:
+    try:
+        value = json.loads(bytes(raw).decode("utf-8", errors="replace"))
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _to_call(parsed: dict[str, Any], offered: list[ToolSpec]) -> ToolCall:
+    name = str(parsed.get("name", ""))
+    if name not in {t.name for t in offered}:
+        raise ModelError(f"the local model called an unknown tool {name!r}")
+    arguments = json.dumps(parsed.get("arguments") or {}, ensure_ascii=False)
+    return ToolCall(call_id=f"call_{uuid.uuid4().hex[:16]}", name=name, arguments=arguments)
