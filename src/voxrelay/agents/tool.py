@@ -6,8 +6,7 @@ import asyncio
 import inspect
 import json
 import re
-import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin, get_type_hints, overload
 
@@ -69,7 +68,7 @@ class FunctionTool:
             return await self.fn(*call_args, **args)
         result = await asyncio.to_thread(self.fn, *call_args, **args)
         if inspect.isawaitable(result):
-            return await typing.cast(Awaitable[Any], result)
+            return await result
         return result
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from voxrelay.errors import ProtocolError
 from voxrelay.models.base import Message, ToolCall
@@ -25,7 +25,7 @@ class Conversation:
     def __init__(self) -> None:
         self._items: list[Item] = []
 
-    def __iter__(self) -> Iterable[Item]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Item]:
         return iter(list(self._items))
 
     def __len__(self) -> int:
@@ -44,7 +44,9 @@ class Conversation:
         if item.id is None:
             item.id = new_id("item")
         if any(i.id == item.id for i in self._items):
-            raise ProtocolError("item_already_exists", f"item {item.id!r} already exists", param="item.id")
+            raise ProtocolError(
+                "item_already_exists", f"item {item.id!r} already exists", param="item.id"
+            )
         if len(self._items) >= MAX_ITEMS:
             raise ProtocolError(
                 "conversation_full", f"the conversation holds {MAX_ITEMS} items; delete some first"

@@ -76,12 +76,15 @@ def tool_choice_name(choice: ToolChoiceValue | None, tool_names: list[str]) -> s
         if name not in tool_names:
             known = ", ".join(tool_names) or "none"
             raise ProtocolError(
-                "invalid_value", f"tool_choice names {name!r}, not a tool; tools: {known}", param="tool_choice"
+                "invalid_value",
+                f"tool_choice names {name!r}, not a tool; tools: {known}",
+                param="tool_choice",
             )
         return name
     if choice not in ("auto", "none", "required"):
         raise ProtocolError(
-            "invalid_value", "tool_choice must be auto, none, required or {type: function, name}",
+            "invalid_value",
+            "tool_choice must be auto, none, required or {type: function, name}",
             param="tool_choice",
         )
     return choice
@@ -90,7 +93,9 @@ def tool_choice_name(choice: ToolChoiceValue | None, tool_names: list[str]) -> s
 class Engine:
     """Holds one session's conversation and runs at most one response at a time."""
 
-    def __init__(self, chat: ChatModel, *, model_name: str = "voxrelay-local", queue_size: int = 1024) -> None:
+    def __init__(
+        self, chat: ChatModel, *, model_name: str = "voxrelay-local", queue_size: int = 1024
+    ) -> None:
         self.chat = chat
         self.session = default_session(model_name)
         self.conversation = Conversation()
@@ -177,7 +182,9 @@ class Engine:
         item = event.item.model_copy(deep=True)
         item.status = "completed"
         previous = self.conversation.add(item, event.previous_item_id)
-        await self._emit(ev.ConversationItemAdded(item=item.model_copy(), previous_item_id=previous))
+        await self._emit(
+            ev.ConversationItemAdded(item=item.model_copy(), previous_item_id=previous)
+        )
         await self._emit(ev.ConversationItemDone(item=item.model_copy(), previous_item_id=previous))
 
     async def _item_retrieve(self, event: ev.ConversationItemRetrieve) -> None:

@@ -50,7 +50,7 @@ class ResponseRun:
         self.emit = emit
         self.add_item = add_item
         self.response = Response(
-            output_modalities=plan.output_modalities,  # type: ignore[arg-type]
+            output_modalities=plan.output_modalities,
             metadata=plan.metadata,
             conversation_id=None,
         )
@@ -83,7 +83,9 @@ class ResponseRun:
             if self.cancel_reason is None or (current is not None and current.cancelling()):
                 self._generation.cancel()
                 raise
-            self._set_status("cancelled", StatusDetails(type="cancelled", reason=self.cancel_reason))
+            self._set_status(
+                "cancelled", StatusDetails(type="cancelled", reason=self.cancel_reason)
+            )
         except Exception as exc:
             log.exception("response %s failed", self.id)
             error = {"type": "server_error", "code": "model_error", "message": str(exc)}
@@ -127,19 +129,25 @@ class ResponseRun:
         )
         if self.plan.in_conversation:
             previous = self.add_item(item)
-            await self.emit(ev.ConversationItemAdded(item=item.model_copy(), previous_item_id=previous))
+            await self.emit(
+                ev.ConversationItemAdded(item=item.model_copy(), previous_item_id=previous)
+            )
         return index
 
     async def _done_item(self, item: Item, index: int) -> None:
         if self.plan.in_conversation:
             await self.emit(ev.ConversationItemDone(item=item.model_copy(deep=True)))
         await self.emit(
-            ev.OutputItemDone(response_id=self.id, output_index=index, item=item.model_copy(deep=True))
+            ev.OutputItemDone(
+                response_id=self.id, output_index=index, item=item.model_copy(deep=True)
+            )
         )
 
     async def _text(self, delta: str) -> None:
         if self._text_item is None:
-            item = MessageItem(id=new_id("item"), role="assistant", status="in_progress", content=[])
+            item = MessageItem(
+                id=new_id("item"), role="assistant", status="in_progress", content=[]
+            )
             self._text_item = item
             self._text_index = await self._open_item(item)
             item.content.append(OutputText(text=""))
@@ -193,7 +201,10 @@ def _usage(usage: Usage | None) -> RealtimeUsage | None:
         total_tokens=usage.input_tokens + usage.output_tokens,
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
-        input_token_details={"cached_tokens": usage.cached_tokens, "text_tokens": usage.input_tokens},
+        input_token_details={
+            "cached_tokens": usage.cached_tokens,
+            "text_tokens": usage.input_tokens,
+        },
         output_token_details={"text_tokens": usage.output_tokens},
     )
 

@@ -23,7 +23,11 @@ def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
         if key in drop:
             continue
         if isinstance(value, dict):
-            out[key] = {k: compact_schema(v) for k, v in value.items()} if key == "properties" else compact_schema(value)
+            out[key] = (
+                {k: compact_schema(v) for k, v in value.items()}
+                if key == "properties"
+                else compact_schema(value)
+            )
         elif isinstance(value, list):
             out[key] = [compact_schema(v) if isinstance(v, dict) else v for v in value]
         else:
@@ -35,7 +39,11 @@ def tools_block(tools: Sequence[ToolSpec]) -> str:
     """The tool section of the system prompt, in the tag format Qwen2.5 was trained on."""
     lines = [
         json.dumps(
-            {"name": t.name, "description": t.description, "parameters": compact_schema(t.parameters)},
+            {
+                "name": t.name,
+                "description": t.description,
+                "parameters": compact_schema(t.parameters),
+            },
             ensure_ascii=False,
         )
         for t in tools
@@ -75,13 +83,15 @@ def _render(m: Message) -> str:
     if m.role == "tool":
         return _turn("user", f"<tool_response>\n{m.content}\n</tool_response>")
     if m.role == "assistant" and m.tool_calls:
-        calls = "\n".join(
-            f'{TOOL_CALL_OPEN}\n{{"name": "{c.name}", "arguments": {c.arguments or "{}"}}}\n</tool_call>'
-            for c in m.tool_calls
-        )
+        calls = "\n".join(_call_text(c.name, c.arguments) for c in m.tool_calls)
         text = f"{m.content}\n{calls}" if m.content else calls
         return _turn("assistant", text)
     return _turn(m.role, m.content)
+
+
+def _call_text(name: str, arguments: str) -> str:
+    body = f'{{"name": "{name}", "arguments": {arguments or "{}"}}}'
+    return f"{TOOL_CALL_OPEN}\n{body}\n</tool_call>"
 
 
 def tool_call_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:

@@ -76,7 +76,7 @@ class _Builder:
         keys = [k for k in props if required is None or k in required]
         if not keys:
             return self.rule('"{" space "}" space')
-        pairs = [f"{literal(json.dumps(k))} space \":\" space {self.visit(props[k])}" for k in keys]
+        pairs = [f'{literal(json.dumps(k))} space ":" space {self.visit(props[k])}' for k in keys]
         return self.rule('"{" space ' + ' "," space '.join(pairs) + ' "}" space')
 
 
@@ -89,7 +89,7 @@ def schema_to_gbnf(schema: dict[str, Any]) -> str:
 
 # ---- regex subset → GBNF ---------------------------------------------------------------------
 
-_ESCAPES = {"d": "[0-9]", "w": "[a-zA-Z0-9_]", "s": '[ \\t]', "D": "[^0-9]"}
+_ESCAPES = {"d": "[0-9]", "w": "[a-zA-Z0-9_]", "s": "[ \\t]", "D": "[^0-9]"}
 _QUANT = set("*+?{")
 
 

@@ -51,8 +51,13 @@ class LlamaChatModel:
         self._llm = Llama(
             model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, verbose=False
         )
-        self._tool_call_token = self._llm.tokenize(TOOL_CALL_OPEN.encode(), add_bos=False, special=True)
-        self._stop = {self._llm.token_eos(), *self._llm.tokenize(b"<|im_end|>", add_bos=False, special=True)}
+        self._tool_call_token = self._llm.tokenize(
+            TOOL_CALL_OPEN.encode(), add_bos=False, special=True
+        )
+        self._stop = {
+            self._llm.token_eos(),
+            *self._llm.tokenize(b"<|im_end|>", add_bos=False, special=True),
+        }
         self._grammars: dict[str, Any] = {}
         self._lock = asyncio.Lock()
 
@@ -72,7 +77,9 @@ class LlamaChatModel:
     ) -> AsyncIterator[StreamItem]:
         """Stream text, or one tool call, then usage."""
         offered = _offered(tools, tool_choice)
-        prompt = self._llm.tokenize(format_prompt(messages, tools).encode(), add_bos=False, special=True)
+        prompt = self._llm.tokenize(
+            format_prompt(messages, tools).encode(), add_bos=False, special=True
+        )
         max_tokens = (settings.max_tokens if settings else None) or MAX_TEXT_TOKENS
         async with self._lock:
             cancel = threading.Event()
@@ -133,7 +140,9 @@ class LlamaChatModel:
         head = text.lstrip()
         return [token] == self._tool_call_token or head.startswith(("{", "<tool"))
 
-    def _decode_call(self, prompt: list[int], offered: list[ToolSpec], cancel: threading.Event) -> ToolCall:
+    def _decode_call(
+        self, prompt: list[int], offered: list[ToolSpec], cancel: threading.Event
+    ) -> ToolCall:
         grammar = self._grammar(offered)
         raw = bytearray()
         for token in self._tokens(prompt, grammar, MAX_CALL_TOKENS, cancel, ban_calls=False):
@@ -172,7 +181,7 @@ class LlamaChatModel:
         return LogitsProcessorList([ban])
 
     def _grammar(self, tools: list[ToolSpec]) -> Any:
-        from llama_cpp import LlamaGrammar
+        from llama_cpp.llama_grammar import LlamaGrammar
 
         gbnf = schema_to_gbnf(tool_call_schema(tools))
         if gbnf not in self._grammars:

@@ -338,9 +338,7 @@ class OutputAudioTranscriptDelta(_PartEvent):
 class OutputAudioTranscriptDone(_PartEvent):
     """The whole transcript of assistant audio."""
 
-    type: Literal["response.output_audio_transcript.done"] = (
-        "response.output_audio_transcript.done"
-    )
+    type: Literal["response.output_audio_transcript.done"] = "response.output_audio_transcript.done"
     transcript: str
 
 
@@ -360,9 +358,7 @@ class FunctionCallArgumentsDelta(ServerEventBase):
 class FunctionCallArgumentsDone(ServerEventBase):
     """Complete function-call arguments."""
 
-    type: Literal["response.function_call_arguments.done"] = (
-        "response.function_call_arguments.done"
-    )
+    type: Literal["response.function_call_arguments.done"] = "response.function_call_arguments.done"
     response_id: str
     item_id: str
     output_index: int
@@ -415,7 +411,8 @@ ServerEvent = Annotated[
 CLIENT_EVENTS: TypeAdapter[ClientEvent] = TypeAdapter(ClientEvent)
 SERVER_EVENTS: TypeAdapter[ServerEvent] = TypeAdapter(ServerEvent)
 CLIENT_EVENT_TYPES = frozenset(
-    m.model_fields["type"].default for m in ClientEvent.__origin__.__args__  # type: ignore[attr-defined]
+    m.model_fields["type"].default
+    for m in ClientEvent.__origin__.__args__  # type: ignore[attr-defined]
 )
 
 
@@ -432,7 +429,9 @@ def parse_client_event(data: str | bytes | dict[str, Any]) -> ClientEvent:
     if kind not in CLIENT_EVENT_TYPES:
         known = ", ".join(sorted(CLIENT_EVENT_TYPES))
         raise ProtocolError(
-            "unknown_event_type", f"unknown event type {kind!r}; expected one of: {known}", param="type"
+            "unknown_event_type",
+            f"unknown event type {kind!r}; expected one of: {known}",
+            param="type",
         )
     try:
         return CLIENT_EVENTS.validate_python(data)

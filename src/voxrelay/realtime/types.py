@@ -103,7 +103,9 @@ class FunctionCallOutputItem(Model):
     status: ItemStatus | None = None
 
 
-Item = Annotated[MessageItem | FunctionCallItem | FunctionCallOutputItem, Field(discriminator="type")]
+Item = Annotated[
+    MessageItem | FunctionCallItem | FunctionCallOutputItem, Field(discriminator="type")
+]
 
 # ---- session configuration -------------------------------------------------------------------
 

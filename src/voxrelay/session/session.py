@@ -1,0 +1,315 @@
+"""The agent runtime: runs a scenario's agents over any RealtimeModel."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from voxrelay.agents import Agent, HistoryEntry, RunContext, Scenario
+from voxrelay.agents.agent import HANDOFF_PREFIX
+from voxrelay.config import Settings, get_settings
+from voxrelay.realtime import events as ev
+from voxrelay.realtime.model import RealtimeModel
+from voxrelay.realtime.types import (
+    AudioConfig,
+    AudioOutput,
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    FunctionToolDef,
+    InputText,
+    MessageItem,
+    OutputText,
+    ResponseParams,
+    SessionConfig,
+)
+from voxrelay.session import events as app
+from voxrelay.session.tools import ToolOutcome, error_output, run_tool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HandoffRecord:
+    """One attempted handoff."""
+
+    from_agent: str
+    to_agent: str
+    reason: str
+    at: float
+    success: bool
+    error: str | None = None
+
+
+class Session:
+    """Runs agents over a RealtimeModel: tools, handoffs, guardrails and app events."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        model: RealtimeModel,
+        *,
+        agent: str | None = None,
+        settings: Settings | None = None,
+        state: dict[str, Any] | None = None,
+        output_modalities: list[str] | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.model = model
+        self.settings = settings or get_settings()
+        self.agent: Agent = scenario.agent(agent or scenario.start_agent_name)
+        self.history: list[HistoryEntry] = []
+        self.state: dict[str, Any] = state if state is not None else {}
+        self.handoffs: list[HandoffRecord] = []
+        self.output_modalities = output_modalities or ["text"]
+        self._events: asyncio.Queue[app.AppEventBase] = asyncio.Queue(maxsize=1000)
+        self._pump: asyncio.Task[None] | None = None
+        self._tool_steps = 0
+        self._retried_guardrail = False
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect with the first agent's configuration and say its greeting, if any."""
+        config = self._config(self.agent)
+        config.output_modalities = self.output_modalities  # type: ignore[assignment]
+        await self.model.connect(config)
+        self._pump = asyncio.create_task(self._read(), name="session events")
+        if self.agent.greeting:
+            await self._add_assistant_text(self.agent.greeting)
+
+    async def close(self) -> None:
+        """Stop reading events and close the model."""
+        await self.model.close()
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+
+    async def __aenter__(self) -> Session:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ---- input and output --------------------------------------------------------------------
+
+    async def send_text(self, text: str) -> None:
+        """Add a user message and ask the active agent to respond."""
+        self._tool_steps = 0
+        self._retried_guardrail = False
+        item = MessageItem(role="user", content=[InputText(text=text)])
+        self._remember("user", text)
+        await self._emit(app.UserMessage(agent=self.agent.name, text=text))
+        await self.model.send(ev.ConversationItemCreate(item=item))
+        await self.model.send(ev.ResponseCreate())
+
+    def events(self) -> AsyncIterator[app.AppEventBase]:
+        """App events as they happen."""
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[app.AppEventBase]:
+        while True:
+            yield await self._events.get()
+
+    async def run_turn(self, text: str) -> list[app.AppEventBase]:
+        """Send a user message and collect app events until the turn is done."""
+        await self.send_text(text)
+        out: list[app.AppEventBase] = []
+        while True:
+            event = await self._events.get()
+            out.append(event)
+            if isinstance(event, app.TurnDone):
+                return out
+
+    def context(self) -> RunContext:
+        """The RunContext tools of the active agent receive."""
+        return RunContext(agent_name=self.agent.name, history=self.history, state=self.state)
+
+    async def _emit(self, event: app.AppEventBase) -> None:
+        await self._events.put(event)
+
+    def _remember(self, role: Any, text: str, name: str | None = None) -> None:
+        self.history.append(HistoryEntry(role=role, text=text, agent=self.agent.name, name=name))
+
+    # ---- server events -----------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        try:
+            async for event in self.model.events():
+                if isinstance(event, ev.ResponseDone):
+                    await self._response_done(event.response)
+                elif isinstance(event, ev.ErrorEvent):
+                    await self._emit(
+                        app.ErrorOccurred(
+                            agent=self.agent.name, code=event.error.code, text=event.error.message
+                        )
+                    )
+        except Exception as exc:
+            log.exception("realtime event stream failed")
+            await self._emit(
+                app.ErrorOccurred(agent=self.agent.name, code="stream_failed", text=str(exc))
+            )
+            await self._emit(app.TurnDone(agent=self.agent.name))
+
+    async def _response_done(self, response: Any) -> None:
+        if response.status == "failed":
+            detail = (response.status_details.error or {}) if response.status_details else {}
+            text = detail.get("message", "the model failed to respond")
+            await self._emit(
+                app.ErrorOccurred(agent=self.agent.name, code="response_failed", text=text)
+            )
+        texts = [i for i in response.output if isinstance(i, MessageItem)]
+        calls = [i for i in response.output if isinstance(i, FunctionCallItem)]
+        for item in texts:
+            if not await self._deliver_text(item):
+                return
+        if calls and response.status == "completed":
+            await self._run_calls(calls)
+        else:
+            await self._emit(app.TurnDone(agent=self.agent.name))
+
+    async def _deliver_text(self, item: MessageItem) -> bool:
+        """Run output guardrails, then publish; False when a guardrail blocked the text."""
+        text = item.text()
+        if not text.strip():
+            return True
+        for guardrail in self.agent.output_guardrails:
+            verdict = await guardrail.check(text, self.context())
+            if verdict.tripped:
+                await self._emit(
+                    app.GuardrailTripped(
+                        agent=self.agent.name,
+                        name=guardrail.name,
+                        category=str(verdict.category),
+                        rationale=verdict.rationale,
+                        text=text,
+                    )
+                )
+                await self._retract(item, verdict.rationale)
+                return False
+        self._remember("assistant", text)
+        await self._emit(app.AssistantMessage(agent=self.agent.name, text=text))
+        return True
+
+    async def _retract(self, item: MessageItem, rationale: str) -> None:
+        """Remove blocked text from the model's context; ask once for a compliant reply."""
+        if item.id:
+            await self.model.send(ev.ConversationItemDelete(item_id=item.id))
+        if self._retried_guardrail:
+            await self._emit(app.TurnDone(agent=self.agent.name))
+            return
+        self._retried_guardrail = True
+        note = f"\n\nYour last reply was blocked ({rationale}). Reply again, staying within policy."
+        params = ResponseParams(instructions=self.agent.instructions + note)
+        await self.model.send(ev.ResponseCreate(response=params))
+
+    # ---- tools and handoffs ------------------------------------------------------------------
+
+    async def _run_calls(self, calls: list[FunctionCallItem]) -> None:
+        new_agent: Agent | None = None
+        for call in calls:
+            self._tool_steps += 1
+            await self._emit(
+                app.ToolCalled(
+                    agent=self.agent.name,
+                    name=call.name,
+                    arguments=call.arguments,
+                    call_id=call.call_id,
+                )
+            )
+            self._remember("tool_call", f"{call.name}({call.arguments})", name=call.name)
+            if call.name.startswith(HANDOFF_PREFIX) and new_agent is None:
+                outcome, new_agent = await self._handoff(call)
+            else:
+                outcome = await self._call_tool(call)
+            self._remember("tool_result", outcome.output, name=call.name)
+            await self._emit(
+                app.ToolResult(
+                    agent=self.agent.name,
+                    name=call.name,
+                    call_id=call.call_id,
+                    output=outcome.output,
+                    ok=outcome.ok,
+                )
+            )
+            if new_agent is not None and outcome.ok:
+                await self._switch_to(new_agent, _reason(call.arguments))
+            output = FunctionCallOutputItem(call_id=call.call_id, output=outcome.output)
+            await self.model.send(ev.ConversationItemCreate(item=output))
+        await self._continue()
+
+    async def _continue(self) -> None:
+        """Ask for the next response; past the step limit the agent must answer in words."""
+        if self._tool_steps >= self.settings.max_tool_steps:
+            await self.model.send(ev.ResponseCreate(response=ResponseParams(tool_choice="none")))
+        else:
+            await self.model.send(ev.ResponseCreate())
+
+    async def _call_tool(self, call: FunctionCallItem) -> ToolOutcome:
+        tools = {t.name: t for t in self.agent.tools}
+        tool = tools.get(call.name)
+        if tool is None:
+            known = ", ".join(t.name for t in self.scenario.tools_for(self.agent))
+            return error_output(f"there is no tool {call.name!r}; available tools: {known}")
+        return await run_tool(tool, call.arguments, self.context(), self.settings.tool_timeout_s)
+
+    async def _handoff(self, call: FunctionCallItem) -> tuple[ToolOutcome, Agent | None]:
+        """Check a transfer; on success return the output the new agent will read."""
+        target = self.scenario.handoff_target(call.name)
+        allowed = ", ".join(self.agent.handoff_names()) or "nobody"
+        problem = None
+        if target is None:
+            problem = f"no agent is reached by {call.name}; this agent can transfer to: {allowed}"
+        elif target.name == self.agent.name:
+            problem = f"the caller is already talking to {target.name}; help them directly"
+        elif target.name not in self.agent.handoff_names():
+            problem = f"{self.agent.name} cannot transfer to {target.name}; allowed: {allowed}"
+        to_name = target.name if target else call.name.removeprefix(HANDOFF_PREFIX)
+        record = HandoffRecord(
+            self.agent.name, to_name, _reason(call.arguments), time.time(), problem is None, problem
+        )
+        self.handoffs.append(record)
+        if problem is not None or target is None:
+            return error_output(problem or "unknown agent"), None
+        note = (
+            f"Transferred to {target.name}. You are now {target.name}. Continue with the caller's "
+            "request from the conversation above; do not greet or introduce yourself again."
+        )
+        return ToolOutcome(json.dumps({"assistant": target.name, "note": note}), ok=True), target
+
+    async def _switch_to(self, target: Agent, reason: str) -> None:
+        previous = self.agent.name
+        self.agent = target
+        await self.model.send(ev.SessionUpdate(session=self._config(target)))
+        await self._emit(
+            app.AgentChanged(agent=target.name, from_=previous, to=target.name, reason=reason)
+        )
+
+    def _config(self, agent: Agent) -> SessionConfig:
+        """The session fields that belong to an agent: instructions, tools, voice."""
+        tools = [FunctionToolDef.model_validate(t.spec()) for t in self.scenario.tools_for(agent)]
+        config = SessionConfig(instructions=agent.instructions, tools=tools, tool_choice="auto")
+        if agent.voice:
+            config.audio = AudioConfig(output=AudioOutput(voice=agent.voice))
+        return config
+
+    async def _add_assistant_text(self, text: str) -> None:
+        item = MessageItem(role="assistant", content=[OutputText(text=text)])
+        await self.model.send(ev.ConversationItemCreate(item=item))
+        self._remember("assistant", text)
+        await self._emit(app.AssistantMessage(agent=self.agent.name, text=text))
+
+
+def _reason(arguments: str) -> str:
+    try:
+        value = json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        return ""
+    return str(value.get("reason", "")) if isinstance(value, dict) else ""
