@@ -10,13 +10,14 @@ from typing import Any
 
 import httpx
 
-from voxrelay.audio.pcm import check_rate, duration_s, int16_to_float, to_int16
+from voxrelay.audio.pcm import Float32Array, check_rate, duration_s, int16_to_float, to_int16
 from voxrelay.audio.resample import resample
 from voxrelay.audio.wav import wav_bytes
 from voxrelay.config import Settings, get_settings
 from voxrelay.errors import ConfigError, SpeechError
 from voxrelay.speech.base import STT, Segment, Transcript
 from voxrelay.speech.http import SpeechHTTP
+from voxrelay.speech.whisper import MAX_WINDOW_S, decode_window, looks_looped, window_frames
 
 WHISPER_RATE = 16000
 
@@ -37,8 +38,13 @@ class WhisperSTT:
         language: str | None = "en",
         threads: int = 2,
         beam_size: int = 1,
+        short_window: bool = True,
+        pad_s: float = 2.0,
     ) -> None:
         self.model_dir = model_dir
+        self.short_window = short_window
+        """Encode only the utterance plus `pad_s` of silence (needs a language); see whisper.py."""
+        self.pad_s = pad_s
         self.language = language
         self.threads = threads
         self.beam_size = beam_size
@@ -84,19 +90,36 @@ class WhisperSTT:
         """Blocking transcription (for the CLI and benchmarks)."""
         check_audio(pcm, sample_rate)
         audio = int16_to_float(to_int16(resample(pcm, sample_rate, WHISPER_RATE)))
+        lang = language or self.language
         model = self._whisper()
         with self._lock:
-            raw, info = model.transcribe(
-                audio,
-                language=language or self.language,
-                beam_size=self.beam_size,
-                condition_on_previous_text=False,
-                initial_prompt=prompt or None,
-                vad_filter=False,
-            )
-            segments = tuple(Segment(s.start, s.end, s.text.strip()) for s in raw)
+            segments = self._decode(model, audio, lang, prompt)
         text = " ".join(s.text for s in segments if s.text).strip()
-        return Transcript(text, segments, info.language, duration_s(pcm, sample_rate))
+        return Transcript(text, segments, lang, duration_s(pcm, sample_rate))
+
+    def _decode(
+        self, model: Any, audio: Float32Array, language: str | None, prompt: str
+    ) -> tuple[Segment, ...]:
+        seconds = len(audio) / WHISPER_RATE
+        if self.short_window and language and seconds + self.pad_s <= MAX_WINDOW_S:
+            frames = window_frames(len(audio), self.pad_s)
+            segments = decode_window(model, audio, language, frames, prompt)
+            if not looks_looped(segments, seconds):
+                return segments
+        return self._decode_full(model, audio, language, prompt)
+
+    def _decode_full(
+        self, model: Any, audio: Float32Array, language: str | None, prompt: str
+    ) -> tuple[Segment, ...]:
+        raw, _info = model.transcribe(
+            audio,
+            language=language,
+            beam_size=self.beam_size,
+            condition_on_previous_text=False,
+            initial_prompt=prompt or None,
+            vad_filter=False,
+        )
+        return tuple(Segment(s.start, s.end, s.text.strip()) for s in raw)
 
 
 def _load_whisper(path: Path, threads: int) -> Any:
