@@ -44,3 +44,23 @@ def test_run_on_text_is_cut_at_a_comma():
     assert len(pieces) > 1
     assert all(len(p) <= 200 for p in pieces)
     assert " ".join(pieces).split() == text.split()
+
+
+def test_first_clause_is_cut_for_a_faster_first_chunk():
+    """With first_clause_chars, only the first long sentence is cut at its first comma."""
+    text = "Please transfer me to someone in billing, because I was charged twice. Thanks, bye."
+    assert split_sentences(text, first_clause_chars=24) == [
+        "Please transfer me to someone in billing,",
+        "because I was charged twice.",
+        "Thanks, bye.",
+    ]
+    assert split_sentences("Sure, I can help.", first_clause_chars=24) == ["Sure, I can help."]
+
+
+def test_streamed_first_clause_waits_for_the_space_after_the_comma():
+    """The clause is released once the next delta shows the comma ends it."""
+    chunker = SentenceChunker(first_clause_chars=24)
+    got = [chunker.push(d) for d in ["Of course, let me", " check that order for you,", " it is"]]
+    assert got == [[], [], ["Of course, let me check that order for you,"]]
+    assert chunker.push(" here. Done, sure. Ok") == ["it is here.", "Done, sure."]
+    assert chunker.flush() == ["Ok"]

@@ -197,3 +197,36 @@ def test_wer_normalizer_treats_spoken_and_written_numbers_alike():
     assert normalize("one hundred and five") == ["1", "0", "5"]
     assert word_error_rate(["a b c d"], ["a x c"]) == 0.5
     assert json.dumps(normalize("Don't stop!")) == '["dont", "stop"]'
+
+
+class FakeTokenizer:
+    """Ids below 100 are words; 100 + k is the timestamp k × 20 ms."""
+
+    timestamp_begin = 100
+
+    def decode(self, ids: list[int]) -> str:
+        return " ".join(f"w{i}" for i in ids)
+
+
+def test_segments_from_timestamp_tokens():
+    """Timestamp pairs bound segments; an unclosed tail runs to the end of the audio."""
+    from voxrelay.speech.whisper import segments_from_tokens
+
+    ids = [100, 1, 2, 150, 150, 3, 200, 200, 4]
+    segs = segments_from_tokens(ids, FakeTokenizer(), duration=5.0)
+    assert [(s.start_s, s.end_s, s.text) for s in segs] == [
+        (0.0, 1.0, "w1 w2"),
+        (1.0, 2.0, "w3"),
+        (2.0, 5.0, "w4"),
+    ]
+
+
+def test_loop_detection():
+    """A repeated six-word stretch or too many words per second means a decoding loop."""
+    from voxrelay.speech.base import Segment
+    from voxrelay.speech.whisper import looks_looped
+
+    once = "my name is alice johnson and i live in boston"
+    assert not looks_looped((Segment(0, 3, once),), 3.0)
+    assert looks_looped((Segment(0, 3, once + " " + once),), 6.0)
+    assert looks_looped((Segment(0, 1, "a b c d e f g h"),), 1.0)

@@ -8,6 +8,7 @@ _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st vs etc e.g i.e a.m p.m approx inc ltd co dept".split()
 )
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n+")
+_CLAUSE = re.compile(r"[,;:—–](?=\s)")
 
 
 def _is_abbreviation(text: str, end: int) -> bool:
@@ -21,10 +22,13 @@ def _is_abbreviation(text: str, end: int) -> bool:
 class SentenceChunker:
     """Collects text deltas and releases each sentence as soon as it is certainly complete."""
 
-    def __init__(self, max_chars: int = 300) -> None:
+    def __init__(self, max_chars: int = 300, first_clause_chars: int | None = None) -> None:
         self.max_chars = max_chars
         """A run-on longer than this is cut at its last comma or space."""
+        self.first_clause_chars = first_clause_chars
+        """If set, the first piece may end at a comma once it has this many characters."""
         self._buf = ""
+        self._first = True
 
     def push(self, delta: str) -> list[str]:
         """Add a delta; return the sentences it completed."""
@@ -34,14 +38,20 @@ class SentenceChunker:
             sentence, self._buf = self._buf[:cut].strip(), self._buf[cut:]
             if sentence:
                 out.append(sentence)
+                self._first = False
         return out
 
     def flush(self) -> list[str]:
         """End of text: return whatever is left as the last sentence."""
-        rest, self._buf = self._buf.strip(), ""
+        rest, self._buf, self._first = self._buf.strip(), "", True
         return [rest] if rest else []
 
     def _next_cut(self) -> int | None:
+        if self._first and self.first_clause_chars:
+            clause = first_clause_end(self._buf, self.first_clause_chars)
+            sentence = _BOUNDARY.search(self._buf)
+            if clause is not None and (sentence is None or clause < sentence.start()):
+                return clause
         for m in _BOUNDARY.finditer(self._buf):
             if m.group().startswith("\n") or not _is_abbreviation(self._buf, m.start() + 1):
                 return m.end()
@@ -52,7 +62,17 @@ class SentenceChunker:
         return None
 
 
-def split_sentences(text: str, max_chars: int = 300) -> list[str]:
-    """The sentences of a complete text, stripped, in order."""
-    chunker = SentenceChunker(max_chars)
+def first_clause_end(text: str, min_chars: int) -> int | None:
+    """End of the first clause (at a comma, semicolon, colon or dash) of at least `min_chars`."""
+    for m in _CLAUSE.finditer(text):
+        if m.end() >= min_chars:
+            return m.end()
+    return None
+
+
+def split_sentences(
+    text: str, max_chars: int = 300, first_clause_chars: int | None = None
+) -> list[str]:
+    """The sentences of a complete text, stripped, in order (the first maybe cut at a comma)."""
+    chunker = SentenceChunker(max_chars, first_clause_chars)
     return chunker.push(text) + chunker.flush()

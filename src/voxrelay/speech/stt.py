@@ -61,8 +61,9 @@ class WhisperSTT:
         return cls(path, language=s.stt_language, threads=s.stt_threads)
 
     def load(self) -> None:
-        """Load the model now (blocking) so the first transcription is fast."""
+        """Load and warm up the model now (blocking) so the first transcription is fast."""
         self._whisper()
+        self.transcribe_sync(bytes(WHISPER_RATE), WHISPER_RATE)
 
     def _whisper(self) -> Any:
         with self._lock:

@@ -82,12 +82,10 @@ def segments_from_tokens(ids: list[int], tok: Any, duration: float) -> tuple[Seg
 
 
 def looks_looped(segments: tuple[Segment, ...], duration: float) -> bool:
-    """True when the text repeats itself or is too long for the audio (a decoding loop)."""
+    """True when the text is too long for the audio or repeats a long stretch (a decoding loop)."""
     words = " ".join(s.text for s in segments).lower().split()
     if len(words) > 6 * max(duration, 1.0):
         return True
-    for n in (3, 4, 5, 6):
-        grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-        if len(grams) != len(set(grams)):
-            return True
-    return False
+    n = 6
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return len(grams) != len(set(grams))
