@@ -183,9 +183,11 @@ class Engine:
         item.status = "completed"
         previous = self.conversation.add(item, event.previous_item_id)
         await self._emit(
-            ev.ConversationItemAdded(item=item.model_copy(), previous_item_id=previous)
+            ev.ConversationItemAdded(item=item.model_copy(deep=True), previous_item_id=previous)
         )
-        await self._emit(ev.ConversationItemDone(item=item.model_copy(), previous_item_id=previous))
+        await self._emit(
+            ev.ConversationItemDone(item=item.model_copy(deep=True), previous_item_id=previous)
+        )
 
     async def _item_retrieve(self, event: ev.ConversationItemRetrieve) -> None:
         item = self.conversation.get(event.item_id)

@@ -125,12 +125,14 @@ class ResponseRun:
         index = len(self.response.output)
         self.response.output.append(item)
         await self.emit(
-            ev.OutputItemAdded(response_id=self.id, output_index=index, item=item.model_copy())
+            ev.OutputItemAdded(
+                response_id=self.id, output_index=index, item=item.model_copy(deep=True)
+            )
         )
         if self.plan.in_conversation:
             previous = self.add_item(item)
             await self.emit(
-                ev.ConversationItemAdded(item=item.model_copy(), previous_item_id=previous)
+                ev.ConversationItemAdded(item=item.model_copy(deep=True), previous_item_id=previous)
             )
         return index
 
@@ -175,7 +177,7 @@ class ResponseRun:
         assert isinstance(part, OutputText)
         ids = {"response_id": self.id, "item_id": item.id or "", "output_index": self._text_index}
         await self.emit(ev.OutputTextDone(**ids, content_index=0, text=part.text))
-        await self.emit(ev.ContentPartDone(**ids, content_index=0, part=part.model_copy()))
+        await self.emit(ev.ContentPartDone(**ids, content_index=0, part=part.model_copy(deep=True)))
         item.status = "incomplete" if self.response.status == "cancelled" else "completed"
         await self._done_item(item, self._text_index)
 
