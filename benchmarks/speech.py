@@ -191,7 +191,9 @@ def main() -> None:
         ("VAD: cost per frame", bench_vad(vad_audio)),
     ]
     cpu = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
-    print(f"Measured with `python benchmarks/speech.py` on {cpu}, Python {sys.version.split()[0]}.")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"Measured with `python benchmarks/speech.py` on {cpu}, Python {sys.version.split()[0]}")
+    print(f"(load average at the end: {load}; other work on the machine inflates these numbers).")
     for title, body in sections:
         print(f"\n**{title}**\n\n{body}")
 

@@ -194,7 +194,7 @@ async def test_invalid_arguments_go_back_to_the_model(run):
 
 
 async def test_tool_exception_is_a_result(run):
-    session, model, _, _ = await run(call("broken_tool"), say("Sorry about that."))
+    session, _, _, _ = await run(call("broken_tool"), say("Sorry about that."))
     events = await session.run_turn("do it")
     (result,) = results(events)
     assert not result.ok
