@@ -1,0 +1,548 @@
+"""Realtime protocol: client event parsing and errors, server events, the beta codec."""
+
+import json
+from typing import Any
+
+import pytest
+
+from voxrelay.errors import ProtocolError
+from voxrelay.realtime import events as ev
+from voxrelay.realtime import types as t
+from voxrelay.realtime.beta import (
+    client_from_beta,
+    server_to_beta,
+    session_from_beta,
+    session_to_beta,
+)
+from voxrelay.realtime.events import (
+    CLIENT_EVENT_TYPES,
+    error_event,
+    parse_client_event,
+    parse_server_event,
+)
+
+# One valid example of every client event type, with the class it parses to.
+CLIENT_EXAMPLES: list[tuple[dict[str, Any], type]] = [
+    (
+        {
+            "type": "session.update",
+            "session": {
+                "type": "realtime",
+                "instructions": "Be brief.",
+                "output_modalities": ["text"],
+                "audio": {"input": {"turn_detection": None}},
+            },
+        },
+        ev.SessionUpdate,
+    ),
+    ({"type": "input_audio_buffer.append", "audio": "AAAA"}, ev.InputAudioBufferAppend),
+    ({"type": "input_audio_buffer.commit"}, ev.InputAudioBufferCommit),
+    ({"type": "input_audio_buffer.clear"}, ev.InputAudioBufferClear),
+    (
+        {
+            "type": "conversation.item.create",
+            "previous_item_id": "item_1",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "hi"}],
+            },
+        },
+        ev.ConversationItemCreate,
+    ),
+    ({"type": "conversation.item.retrieve", "item_id": "item_1"}, ev.ConversationItemRetrieve),
+    (
+        {
+            "type": "conversation.item.truncate",
+            "item_id": "item_1",
+            "content_index": 0,
+            "audio_end_ms": 1500,
+        },
+        ev.ConversationItemTruncate,
+    ),
+    ({"type": "conversation.item.delete", "item_id": "item_1"}, ev.ConversationItemDelete),
+    (
+        {
+            "type": "response.create",
+            "response": {
+                "output_modalities": ["text"],
+                "instructions": "Say bye.",
+                "tool_choice": {"type": "function", "name": "f"},
+                "conversation": "none",
+                "metadata": {"k": "v"},
+            },
+        },
+        ev.ResponseCreate,
+    ),
+    ({"type": "response.cancel"}, ev.ResponseCancel),
+]
+
+
+def test_examples_cover_every_client_event_type() -> None:
+    assert {e["type"] for e, _ in CLIENT_EXAMPLES} == CLIENT_EVENT_TYPES
+
+
+@pytest.mark.parametrize("form", ["dict", "str", "bytes"])
+@pytest.mark.parametrize(("data", "cls"), CLIENT_EXAMPLES, ids=lambda v: getattr(v, "__name__", ""))
+def test_parse_client_event(data: dict[str, Any], cls: type, form: str) -> None:
+    raw: Any = {
+        "dict": {**data, "event_id": "evt_1"},
+        "str": json.dumps({**data, "event_id": "evt_1"}),
+        "bytes": json.dumps({**data, "event_id": "evt_1"}).encode(),
+    }[form]
+    event = parse_client_event(raw)
+    assert type(event) is cls
+    assert event.type == data["type"]
+    assert event.event_id == "evt_1"
+
+
+def test_client_event_id_is_optional() -> None:
+    assert parse_client_event({"type": "input_audio_buffer.commit"}).event_id is None
+
+
+def test_parsed_fields_are_typed() -> None:
+    create = parse_client_event(CLIENT_EXAMPLES[4][0])
+    assert isinstance(create, ev.ConversationItemCreate)
+    assert isinstance(create.item, t.MessageItem)
+    assert create.item.text() == "hi"
+    assert create.previous_item_id == "item_1"
+    update = parse_client_event(CLIENT_EXAMPLES[0][0])
+    assert isinstance(update, ev.SessionUpdate)
+    assert update.session.audio is not None and update.session.audio.input is not None
+    assert update.session.audio.input.turn_detection is None
+    assert update.session.output_modalities == ["text"]
+
+
+def test_function_call_output_item() -> None:
+    event = parse_client_event(
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "function_call_output", "call_id": "call_1", "output": "{}"},
+        }
+    )
+    assert isinstance(event, ev.ConversationItemCreate)
+    assert isinstance(event.item, t.FunctionCallOutputItem)
+    assert event.item.call_id == "call_1"
+
+
+def test_unknown_fields_are_kept() -> None:
+    event = parse_client_event({"type": "response.cancel", "x_custom": 1})
+    assert event.model_dump()["x_custom"] == 1
+
+
+# --- ProtocolError codes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["{not json", b"{not json", "", b"[1,"])
+def test_invalid_json(raw: str | bytes) -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse_client_event(raw)
+    assert info.value.code == "invalid_json"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bytes that are not UTF-8 escape as UnicodeDecodeError, not ProtocolError(invalid_json)",
+)
+def test_invalid_utf8_bytes_are_invalid_json() -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse_client_event(b"\xff\xfe\x00")
+    assert info.value.code == "invalid_json"
+
+
+@pytest.mark.parametrize("raw", ["[]", "42", '"session.update"', "null", b"[1]"])
+def test_non_object_is_invalid_event(raw: str | bytes) -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse_client_event(raw)
+    assert info.value.code == "invalid_event"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"type": "response.text.delta"}, {"type": "session.created"}, {}, {"type": 3}],
+)
+def test_unknown_event_type_lists_valid_types(data: dict[str, Any]) -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse_client_event(data)
+    assert info.value.code == "unknown_event_type"
+    assert info.value.param == "type"
+    message = str(info.value)
+    for kind in CLIENT_EVENT_TYPES:
+        assert kind in message
+
+
+@pytest.mark.parametrize(
+    ("data", "param"),
+    [
+        ({"type": "input_audio_buffer.append"}, "audio"),
+        ({"type": "session.update"}, "session"),
+        ({"type": "session.update", "session": {"type": "transcription"}}, "session.type"),
+        (
+            {
+                "type": "session.update",
+                "session": {"audio": {"input": {"format": {"type": "audio/wav"}}}},
+            },
+            "session.audio.input.format.type",
+        ),
+        (
+            {"type": "conversation.item.truncate", "item_id": "i", "audio_end_ms": "soon"},
+            "audio_end_ms",
+        ),
+        ({"type": "conversation.item.delete"}, "item_id"),
+        (
+            {"type": "response.create", "response": {"output_modalities": ["video"]}},
+            "response.output_modalities.0",
+        ),
+    ],
+)
+def test_invalid_value_carries_param_path(data: dict[str, Any], param: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse_client_event(data)
+    assert info.value.code == "invalid_value"
+    assert info.value.param == param
+    assert str(info.value).startswith(f"{data['type']}: {param}: ")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="param path includes pydantic's union tag: 'item.message.role', not 'item.role'",
+)
+def test_invalid_value_param_path_skips_union_tags() -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse_client_event(
+            {"type": "conversation.item.create", "item": {"type": "message", "role": "bot"}}
+        )
+    assert info.value.param == "item.role"
+
+
+def test_error_event_carries_cause() -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse_client_event({"type": "input_audio_buffer.append", "event_id": "evt_9"})
+    event = error_event(info.value, caused_by="evt_9")
+    assert event.type == "error"
+    assert event.event_id.startswith("event_")
+    assert event.error.code == "invalid_value"
+    assert event.error.param == "audio"
+    assert event.error.event_id == "evt_9"
+    assert event.error.type == "invalid_request_error"
+    assert "audio" in event.error.message
+
+
+def test_error_event_without_cause() -> None:
+    event = error_event(ProtocolError("invalid_json", "bad"))
+    assert event.error.event_id is None
+    assert event.error.message == "bad"
+
+
+# --- server events ------------------------------------------------------------------------
+
+
+def _server_events() -> list[Any]:
+    item = t.MessageItem(
+        id="item_a",
+        role="assistant",
+        content=[t.OutputText(text="Hello")],
+        status="completed",
+    )
+    part = {"response_id": "resp_1", "item_id": "item_a", "output_index": 0, "content_index": 0}
+    return [
+        ev.SessionCreated(session=t.SessionConfig(model="local")),
+        ev.ResponseCreated(response=t.Response(id="resp_1")),
+        ev.ConversationItemAdded(item=item),
+        ev.OutputTextDelta(**part, delta="Hel"),
+        ev.OutputTextDone(**part, text="Hello"),
+        ev.FunctionCallArgumentsDone(
+            response_id="resp_1",
+            item_id="item_b",
+            output_index=1,
+            call_id="call_1",
+            name="lookup",
+            arguments="{}",
+        ),
+        ev.ConversationItemDone(item=item),
+        ev.ResponseDone(response=t.Response(id="resp_1", status="completed", output=[item])),
+        error_event(ProtocolError("invalid_json", "bad"), caused_by="evt_1"),
+    ]
+
+
+def test_server_events_serialize_with_event_id() -> None:
+    events = _server_events()
+    ids = set()
+    for event in events:
+        data = json.loads(event.model_dump_json())
+        assert data["event_id"].startswith("event_")
+        assert data["type"] == event.type
+        ids.add(data["event_id"])
+    assert len(ids) == len(events)
+
+
+def test_session_created_serializes_session_type() -> None:
+    data = json.loads(ev.SessionCreated(session=t.SessionConfig()).model_dump_json())
+    assert data["session"]["type"] == "realtime"
+
+
+@pytest.mark.parametrize("form", ["dict", "str", "bytes"])
+def test_parse_server_event_round_trips(form: str) -> None:
+    for event in _server_events():
+        text = event.model_dump_json()
+        raw: Any = {"dict": json.loads(text), "str": text, "bytes": text.encode()}[form]
+        parsed = parse_server_event(raw)
+        assert type(parsed) is type(event)
+        assert parsed == event
+
+
+# --- beta codec: client side --------------------------------------------------------------
+
+
+def test_beta_session_update_becomes_ga() -> None:
+    beta = {
+        "type": "session.update",
+        "event_id": "evt_1",
+        "session": {
+            "modalities": ["text", "audio"],
+            "instructions": "Be kind.",
+            "voice": "ash",
+            "input_audio_format": "pcm16",
+            "output_audio_format": "g711_ulaw",
+            "input_audio_transcription": {"model": "whisper-1"},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": 400},
+            "max_response_output_tokens": 300,
+            "temperature": 0.8,
+            "tools": [{"type": "function", "name": "f", "parameters": {}}],
+        },
+    }
+    ga = client_from_beta(beta)
+    assert ga["type"] == "session.update"
+    assert ga["event_id"] == "evt_1"
+    assert ga["session"] == {
+        "type": "realtime",
+        "output_modalities": ["audio"],
+        "instructions": "Be kind.",
+        "max_output_tokens": 300,
+        "tools": [{"type": "function", "name": "f", "parameters": {}}],
+        "audio": {
+            "input": {
+                "format": {"type": "audio/pcm", "rate": 24000},
+                "transcription": {"model": "whisper-1"},
+                "turn_detection": {"type": "server_vad", "silence_duration_ms": 400},
+            },
+            "output": {"voice": "ash", "format": {"type": "audio/pcmu"}},
+        },
+    }
+    assert beta["session"]["modalities"] == ["text", "audio"], "input must not be mutated"
+    assert isinstance(parse_client_event(ga), ev.SessionUpdate)
+
+
+@pytest.mark.parametrize(
+    ("beta_format", "ga_format"),
+    [
+        ("pcm16", {"type": "audio/pcm", "rate": 24000}),
+        ("g711_ulaw", {"type": "audio/pcmu"}),
+        ("g711_alaw", {"type": "audio/pcma"}),
+    ],
+)
+def test_beta_audio_formats(beta_format: str, ga_format: dict[str, Any]) -> None:
+    ga = session_from_beta({"input_audio_format": beta_format, "output_audio_format": beta_format})
+    assert ga["audio"]["input"]["format"] == ga_format
+    assert ga["audio"]["output"]["format"] == ga_format
+    assert session_to_beta(ga)["input_audio_format"] == beta_format
+    assert session_to_beta(ga)["output_audio_format"] == beta_format
+
+
+def test_beta_text_modalities_and_null_turn_detection() -> None:
+    ga = session_from_beta({"modalities": ["text"], "turn_detection": None})
+    assert ga == {
+        "type": "realtime",
+        "output_modalities": ["text"],
+        "audio": {"input": {"turn_detection": None}, "output": {}},
+    }
+
+
+def test_beta_assistant_content_renamed() -> None:
+    beta = {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "text", "text": "Earlier reply."}],
+        },
+    }
+    ga = client_from_beta(beta)
+    assert ga["item"]["content"] == [{"type": "output_text", "text": "Earlier reply."}]
+    parsed = parse_client_event(ga)
+    assert isinstance(parsed, ev.ConversationItemCreate)
+    assert isinstance(parsed.item, t.MessageItem)
+    assert isinstance(parsed.item.content[0], t.OutputText)
+
+
+def test_beta_user_content_unchanged() -> None:
+    beta = {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": "x"}],
+        },
+    }
+    assert client_from_beta(beta) == beta
+
+
+def test_beta_response_create() -> None:
+    ga = client_from_beta(
+        {
+            "type": "response.create",
+            "response": {
+                "modalities": ["text"],
+                "max_response_output_tokens": 50,
+                "voice": "ash",
+                "output_audio_format": "pcm16",
+                "temperature": 0.7,
+                "instructions": "Short.",
+            },
+        }
+    )
+    assert ga["response"] == {
+        "output_modalities": ["text"],
+        "max_output_tokens": 50,
+        "instructions": "Short.",
+    }
+    assert isinstance(parse_client_event(ga), ev.ResponseCreate)
+
+
+def test_beta_other_client_events_pass_through() -> None:
+    for data, _ in CLIENT_EXAMPLES[1:4]:
+        assert client_from_beta(data) == data
+
+
+# --- beta codec: server side --------------------------------------------------------------
+
+
+def _dump(event: Any) -> dict[str, Any]:
+    data: dict[str, Any] = event.model_dump(mode="json", exclude_none=True)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("ga", "beta"),
+    [
+        ("response.output_text.delta", "response.text.delta"),
+        ("response.output_text.done", "response.text.done"),
+        ("response.output_audio.delta", "response.audio.delta"),
+        ("response.output_audio.done", "response.audio.done"),
+        ("response.output_audio_transcript.delta", "response.audio_transcript.delta"),
+        ("response.output_audio_transcript.done", "response.audio_transcript.done"),
+        ("conversation.item.added", "conversation.item.created"),
+        ("response.function_call_arguments.done", "response.function_call_arguments.done"),
+        ("input_audio_buffer.speech_started", "input_audio_buffer.speech_started"),
+        ("error", "error"),
+    ],
+)
+def test_server_event_renames(ga: str, beta: str) -> None:
+    (out,) = server_to_beta({"type": ga, "event_id": "event_1", "delta": "x"})
+    assert out["type"] == beta
+    assert out["event_id"] == "event_1"
+
+
+def test_item_done_has_no_beta_twin() -> None:
+    item = t.MessageItem(role="assistant", content=[t.OutputText(text="x")])
+    assert server_to_beta(_dump(ev.ConversationItemDone(item=item))) == []
+
+
+def test_server_sequence_to_beta() -> None:
+    beta = [b for e in _server_events() for b in server_to_beta(_dump(e))]
+    assert [b["type"] for b in beta] == [
+        "session.created",
+        "response.created",
+        "conversation.item.created",
+        "response.text.delta",
+        "response.text.done",
+        "response.function_call_arguments.done",
+        "response.done",
+        "error",
+    ]
+
+
+def test_server_content_types_renamed() -> None:
+    item = t.MessageItem(
+        id="item_a",
+        role="assistant",
+        content=[t.OutputText(text="Hi"), t.OutputAudio(transcript="Hi")],
+    )
+    (added,) = server_to_beta(_dump(ev.ConversationItemAdded(item=item)))
+    assert [p["type"] for p in added["item"]["content"]] == ["text", "audio"]
+    part = ev.ContentPartAdded(
+        response_id="r", item_id="i", output_index=0, content_index=0, part=t.OutputText(text="")
+    )
+    (beta_part,) = server_to_beta(_dump(part))
+    assert beta_part["type"] == "response.content_part.added"
+    assert beta_part["part"] == {"type": "text", "text": ""}
+
+
+def test_response_modalities_renamed() -> None:
+    response = t.Response(id="r", output_modalities=["audio"])
+    (created,) = server_to_beta(_dump(ev.ResponseCreated(response=response)))
+    assert created["response"]["modalities"] == ["text", "audio"]
+    assert "output_modalities" not in created["response"]
+
+
+def test_server_session_flattened() -> None:
+    session = t.SessionConfig(
+        model="local",
+        instructions="Hi.",
+        output_modalities=["text"],
+        max_output_tokens=100,
+        audio=t.AudioConfig(
+            input=t.AudioInput(
+                format=t.AudioFormat(type="audio/pcmu"),
+                turn_detection=t.TurnDetection(silence_duration_ms=700),
+            ),
+            output=t.AudioOutput(voice="alloy", format=t.AudioFormat()),
+        ),
+    )
+    (updated,) = server_to_beta(_dump(ev.SessionUpdated(session=session)))
+    s = updated["session"]
+    assert updated["type"] == "session.updated"
+    assert "type" not in s
+    assert "audio" not in s
+    assert "output_modalities" not in s
+    assert s["modalities"] == ["text"]
+    assert s["model"] == "local"
+    assert s["instructions"] == "Hi."
+    assert s["max_response_output_tokens"] == 100
+    assert s["input_audio_format"] == "g711_ulaw"
+    assert s["output_audio_format"] == "pcm16"
+    assert s["voice"] == "alloy"
+    assert s["turn_detection"]["silence_duration_ms"] == 700
+
+
+def test_session_round_trip_ga_beta_ga() -> None:
+    ga = {
+        "type": "realtime",
+        "instructions": "hi",
+        "output_modalities": ["audio"],
+        "max_output_tokens": 200,
+        "tools": [{"type": "function", "name": "f", "description": "", "parameters": {}}],
+        "tool_choice": "auto",
+        "audio": {
+            "input": {
+                "format": {"type": "audio/pcm", "rate": 24000},
+                "transcription": {"model": "whisper-1"},
+                "turn_detection": {"type": "server_vad", "threshold": 0.5},
+            },
+            "output": {"format": {"type": "audio/pcmu"}, "voice": "alloy"},
+        },
+    }
+    assert session_from_beta(session_to_beta(ga)) == ga
+    config = t.SessionConfig.model_validate(ga)
+    back = session_from_beta(session_to_beta(config.model_dump(mode="json", exclude_none=True)))
+    assert t.SessionConfig.model_validate(back) == config
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="session_to_beta crashes on output_modalities=None (a session dumped with nulls)",
+)
+def test_server_session_with_nulls_to_beta() -> None:
+    data = ev.SessionCreated(session=t.SessionConfig()).model_dump(mode="json")
+    (created,) = server_to_beta(data)
+    assert "type" not in created["session"]
