@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     """Model name sent to `/v1/audio/speech`."""
     speech_base_url: str | None = None
     """Base URL for the speech endpoints; None uses `openai_base_url`."""
+    tts_threads: int = 1
+    """CPU threads for local TTS; one is fastest while the LLM decodes on the other core."""
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 from abc import ABC, abstractmethod
@@ -86,7 +87,9 @@ class PiperTTS(SentenceTTS):
 
     sample_rate = 22050
 
-    def __init__(self, voice: str | None = None, *, volume: float = 0.8) -> None:
+    def __init__(
+        self, voice: str | None = None, *, volume: float = 0.8, threads: int | None = None
+    ) -> None:
         self._models = local_voices()
         if not self._models:
             raise ConfigError(
@@ -97,6 +100,7 @@ class PiperTTS(SentenceTTS):
         aliases.update(dict.fromkeys(OPENAI_VOICES, "joe"))
         super().__init__(VoiceMap(aliases, voice or get_settings().tts_voice))
         self.volume = volume
+        self.threads = threads or get_settings().tts_threads
         self._loaded: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -107,10 +111,7 @@ class PiperTTS(SentenceTTS):
     def _voice(self, name: str) -> Any:
         with self._lock:
             if name not in self._loaded:
-                from piper import PiperVoice
-
-                model = self._models[name]
-                self._loaded[name] = PiperVoice.load(model, config_path=f"{model}.json")
+                self._loaded[name] = _load_piper(self._models[name], self.threads)
             return self._loaded[name]
 
     async def _speak(self, sentence: str, voice: str) -> bytes:
@@ -125,6 +126,22 @@ class PiperTTS(SentenceTTS):
         with self._lock:
             chunks = list(engine.synthesize(sentence, syn_config=config))
         return b"".join(c.audio_int16_bytes for c in chunks)
+
+
+def _load_piper(model: Path, threads: int) -> Any:
+    """A Piper voice whose ONNX session uses `threads` non-spinning threads."""
+    import onnxruntime
+    from piper import PiperConfig, PiperVoice
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    config = json.loads(Path(f"{model}.json").read_text(encoding="utf-8"))
+    session = onnxruntime.InferenceSession(
+        str(model), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    return PiperVoice(config=PiperConfig.from_dict(config), session=session)
 
 
 class OpenAITTS(SentenceTTS):
