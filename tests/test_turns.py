@@ -163,3 +163,22 @@ def test_real_500ms_pause_does_not_split_the_turn():
     # ...and the same audio with a 300 ms silence setting is split in two.
     events = run(TurnDetector(SileroVAD(), TurnConfig(silence_duration_ms=300)), audio)
     assert [e.type for e in events] == ["speech_started", "speech_stopped"] * 2
+
+
+def test_input_at_24khz_is_resampled_and_offsets_stay_in_vad_samples():
+    """With input_rate=24000 the detector resamples; offsets and audio are at 16 kHz."""
+    from voxrelay.speech.vad import EnergyVAD
+    from voxrelay.testing.speech import ScriptedTTS
+
+    tone = ScriptedTTS(sample_rate=24000).tone(1000)
+    audio = silence(1000, 24000) + tone + silence(1000, 24000)
+    det = TurnDetector(EnergyVAD(), TurnConfig(silence_duration_ms=300), input_rate=24000)
+    events = []
+    for piece in frames(audio, 24000, 20, pad=True):
+        events += det.push(piece)
+    events += det.flush()
+    assert [e.type for e in events] == ["speech_started", "speech_stopped"]
+    stopped = events[1]
+    assert abs(stopped.start_sample - RATE) <= RATE // 50
+    assert abs(stopped.end_sample - 2 * RATE) <= RATE // 50
+    assert len(stopped.audio) // 2 == stopped.audio_end_sample - stopped.audio_start_sample

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voxrelay.audio.pcm import SAMPLE_WIDTH, FrameBuffer, samples_for, to_int16
+from voxrelay.audio.resample import StreamResampler
 from voxrelay.errors import ConfigError
 from voxrelay.speech.base import VAD
 
@@ -85,10 +86,18 @@ TurnEvent = SpeechStarted | SpeechStopped
 class TurnDetector:
     """Runs a VAD over pushed PCM16 audio and reports where turns start and stop."""
 
-    def __init__(self, vad: VAD, config: TurnConfig | None = None) -> None:
+    def __init__(
+        self, vad: VAD, config: TurnConfig | None = None, *, input_rate: int | None = None
+    ) -> None:
         self.vad = vad
         self.config = config or TurnConfig()
         self.sample_rate = vad.sample_rate
+        """Rate of the offsets and of each turn's audio (the VAD's rate)."""
+        self._resampler = (
+            StreamResampler(input_rate, vad.sample_rate)
+            if input_rate and input_rate != vad.sample_rate
+            else None
+        )
         self._frames = FrameBuffer(vad.frame_samples)
         self._prefix_samples = samples_for(self.config.prefix_padding_ms, self.sample_rate)
         self._silence_samples = samples_for(self.config.silence_duration_ms, self.sample_rate)
@@ -106,7 +115,12 @@ class TurnDetector:
         return self._position
 
     def push(self, pcm: bytes) -> list[TurnEvent]:
-        """Feed audio at the VAD's sample rate; return the events it caused."""
+        """Feed audio at `input_rate` (default: the VAD's rate); return the events it caused."""
+        if self._resampler is not None:
+            pcm = self._resampler.push(pcm)
+        return self._push_frames(pcm)
+
+    def _push_frames(self, pcm: bytes) -> list[TurnEvent]:
         events: list[TurnEvent] = []
         for frame in self._frames.push(pcm):
             event = self._frame(frame)
@@ -116,14 +130,18 @@ class TurnDetector:
 
     def flush(self) -> list[TurnEvent]:
         """End of input: close an open turn with what is buffered."""
+        events: list[TurnEvent] = []
+        if self._resampler is not None:
+            rs = self._resampler
+            events = self._push_frames(rs.flush())
+            self._resampler = StreamResampler(rs.from_rate, rs.to_rate)
         tail_samples = self._frames.pending_samples
         tail = self._frames.flush()[: tail_samples * SAMPLE_WIDTH]
-        if self._start is None:
-            self._position += tail_samples
-            return []
-        self._turn.append(tail)
         self._position += tail_samples
-        return [self._stop()]
+        if self._start is None:
+            return events
+        self._turn.append(tail)
+        return [*events, self._stop()]
 
     def reset(self) -> None:
         """Drop any turn in progress and the VAD state; the sample clock keeps running."""
