@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
@@ -181,5 +180,4 @@ def make_tts(settings: Settings | None = None, *, client: httpx.AsyncClient | No
     s = settings or get_settings()
     if s.tts_backend == "openai":
         return OpenAITTS(settings=s, http=SpeechHTTP(client=client, settings=s))
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    return PiperTTS(s.tts_voice)
+    return PiperTTS(s.tts_voice, threads=s.tts_threads)
