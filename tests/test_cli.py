@@ -144,10 +144,6 @@ def test_models_table(runs: dict[str, Run]) -> None:
     assert "LLM in use: qwen2.5-0.5b" in run.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`models --name nope` crashes with a ConfigError traceback instead of a clean error",
-)
 def test_models_unknown_name_is_a_clean_error(runs: dict[str, Run]) -> None:
     run = runs["models_unknown"]
     assert run.returncode != 0

@@ -61,7 +61,10 @@ def models(
 ) -> None:
     """Show the model cache; with --prepare, assemble models from their installed packages."""
     s = get_settings()
-    specs = [cache.spec(n) for n in name] if name else list(cache.SPECS.values())
+    try:
+        specs = [cache.spec(n) for n in name] if name else list(cache.SPECS.values())
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
     if prepare:
         for spec in specs:
             _prepare(spec)

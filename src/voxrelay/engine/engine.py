@@ -11,7 +11,7 @@ from typing import Any
 from voxrelay.engine.conversation import Conversation, to_messages
 from voxrelay.engine.response import ResponsePlan, ResponseRun, tool_specs
 from voxrelay.errors import ProtocolError
-from voxrelay.models.base import ChatModel, ModelSettings
+from voxrelay.models.base import ChatModel, ModelSettings, Warmable
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.types import (
     AudioConfig,
@@ -102,6 +102,7 @@ class Engine:
         self._out: asyncio.Queue[ev.ServerEvent | None] = asyncio.Queue(queue_size)
         self._active: ResponseRun | None = None
         self._task: asyncio.Task[None] | None = None
+        self._warming: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Handler] = {
             "session.update": self._session_update,
             "conversation.item.create": self._item_create,
@@ -128,10 +129,11 @@ class Engine:
 
     async def close(self) -> None:
         """Cancel any running response and end the event stream."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, *self._warming):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._out.put(None)
 
     async def wait_idle(self) -> None:
@@ -177,6 +179,26 @@ class Engine:
         tool_choice_name(merged.tool_choice, names)
         self.session = merged
         await self._emit(ev.SessionUpdated(session=merged.model_copy(deep=True)))
+        self._warm()
+
+    def _warm(self) -> None:
+        """Let a model that can pre-evaluate the new instructions and tools do it now."""
+        if not isinstance(self.chat, Warmable):
+            return
+        messages = to_messages(self.session.instructions or "", [])
+        tools = tool_specs(self.session.tools or [])
+        task = asyncio.create_task(self._warm_quietly(self.chat, messages, tools))
+        self._warming.add(task)
+        task.add_done_callback(self._warming.discard)
+
+    @staticmethod
+    async def _warm_quietly(chat: Warmable, messages: list[Any], tools: list[Any]) -> None:
+        try:
+            await chat.warm(messages, tools)
+        except Exception:
+            log.warning(
+                "prompt warm-up failed; the next response evaluates it instead", exc_info=True
+            )
 
     async def _item_create(self, event: ev.ConversationItemCreate) -> None:
         item = event.item.model_copy(deep=True)

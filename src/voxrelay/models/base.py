@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant", "tool"]
 ToolChoice = Literal["auto", "none", "required"] | str
@@ -85,6 +85,15 @@ class ChatModel(Protocol):
         tool_choice: ToolChoice = "auto",
         settings: ModelSettings | None = None,
     ) -> AsyncIterator[StreamItem]: ...
+
+
+@runtime_checkable
+class Warmable(Protocol):
+    """Optional ChatModel capability: pre-evaluate a prompt prefix before it is needed."""
+
+    async def warm(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> None:
+        """Prepare for requests that start with these messages and tools."""
+        ...
 
 
 @dataclass(frozen=True)

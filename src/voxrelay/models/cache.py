@@ -130,6 +130,14 @@ def assemble(s: ModelSpec, model_dir: Path | None = None, progress: Progress | N
     if srcs is None:
         missing = sorted({pkg for pkg, rel in s.parts if package_file(pkg, rel) is None})
         raise ModelNotFoundError(s.name, f"packages {', '.join(missing)} (pip install them)")
+    extras = [(package_file(pkg, rel), dest) for pkg, rel, dest in s.extras]
+    missing_extras = [
+        f"{pkg}/{rel}"
+        for (pkg, rel, _), (path, _) in zip(s.extras, extras, strict=True)
+        if path is None
+    ]
+    if missing_extras:
+        raise ModelNotFoundError(s.name, ", ".join(missing_extras))
     target = s.path(model_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     total = sum(p.stat().st_size for p in srcs)
@@ -145,10 +153,8 @@ def assemble(s: ModelSpec, model_dir: Path | None = None, progress: Progress | N
                     done += len(chunk)
                     if progress:
                         progress(done, total)
-    for pkg, rel, dest in s.extras:
-        extra = package_file(pkg, rel)
-        if extra is None:
-            raise ModelNotFoundError(s.name, f"{pkg}/{rel}")
+    for extra, dest in extras:
+        assert extra is not None
         shutil.copyfile(extra, target.parent / dest)
     tmp.replace(target)
     _meta_path(target).write_text(json.dumps({"size": total, "sha256": digest.hexdigest()}))

@@ -89,13 +89,26 @@ def schema_to_gbnf(schema: dict[str, Any]) -> str:
 
 # ---- regex subset → GBNF ---------------------------------------------------------------------
 
-_ESCAPES = {"d": "[0-9]", "w": "[a-zA-Z0-9_]", "s": "[ \\t]", "D": "[^0-9]"}
+_ESCAPES = {
+    "d": "[0-9]",
+    "w": "[a-zA-Z0-9_]",
+    "s": "[ \\t\\n]",
+    "D": '[^0-9"\\\\]',
+    "W": '[^a-zA-Z0-9_"\\\\]',
+    "S": '[^ \\t\\n"\\\\]',
+    "n": "[\\n]",
+    "t": "[\\t]",
+}
+_CLASS_ESCAPES = {"d": "0-9", "w": "a-zA-Z0-9_", "s": " \\t\\n"}
+_LITERAL_ESCAPES = frozenset("\\.^$|?*+()[]{}/-")
 _QUANT = set("*+?{")
 
 
 def regex_to_gbnf(pattern: str) -> str:
     """Translate an anchored regex over plain characters into a GBNF fragment."""
-    body = pattern.removeprefix("^").removesuffix("$")
+    body = pattern.removeprefix("^")
+    if body.endswith("$") and not body.endswith("\\$"):
+        body = body[:-1]
     if '"' in body:
         raise UnsupportedPattern("quotes inside a pattern")
     out, pos = _alternation(body, 0)
@@ -134,19 +147,49 @@ def _atom(p: str, i: int) -> tuple[str, int]:
             raise UnsupportedPattern("unclosed group")
         return f"({inner})", j + 1
     if c == "[":
-        j = p.index("]", i + 1 + (p[i + 1] == "]"))
-        cls = p[i : j + 1]
-        for key, value in _ESCAPES.items():
-            cls = cls.replace("\\" + key, value.strip("[]"))
-        return cls, j + 1
+        return _char_class(p, i)
     if c == "\\":
+        if i + 1 >= len(p):
+            raise UnsupportedPattern("a trailing backslash")
         nxt = p[i + 1]
-        return (_ESCAPES.get(nxt) or literal(nxt)), i + 2
+        if nxt in _ESCAPES:
+            return _ESCAPES[nxt], i + 2
+        if nxt in _LITERAL_ESCAPES:
+            return literal(nxt), i + 2
+        raise UnsupportedPattern(f"escape \\{nxt}")
     if c == ".":
         return '[^"\\\\\\n]', i + 1
     if c in _QUANT or c in "^$":
         raise UnsupportedPattern(f"unexpected {c!r}")
     return literal(c), i + 1
+
+
+def _char_class(p: str, i: int) -> tuple[str, int]:
+    """Copy a `[...]` class, expanding the escapes GBNF classes understand."""
+    j = i + 1 + (p[i + 1 : i + 2] == "^")
+    j += p[j : j + 1] == "]"
+    out = ["["]
+    k = i + 1
+    end = p.find("]", j)
+    if end < 0:
+        raise UnsupportedPattern("unclosed character class")
+    while k < end:
+        if p[k] == "\\":
+            nxt = p[k + 1]
+            if nxt in _CLASS_ESCAPES:
+                out.append(_CLASS_ESCAPES[nxt])
+            elif nxt in _LITERAL_ESCAPES:
+                out.append("\\" + nxt)
+            else:
+                raise UnsupportedPattern(f"escape \\{nxt} in a class")
+            k += 2
+        else:
+            out.append(p[k])
+            k += 1
+    if p[i + 1 : i + 2] == "^":
+        out.append('"\\\\')  # inside a JSON string: never a bare quote or backslash
+    out.append("]")
+    return "".join(out), end + 1
 
 
 def _quantifier(p: str, i: int) -> tuple[str, int]:

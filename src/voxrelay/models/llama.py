@@ -14,6 +14,7 @@ import codecs
 import json
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from voxrelay.models.chatml import TOOL_CALL_OPEN, format_prompt, tool_call_sche
 from voxrelay.models.grammar import schema_to_gbnf
 
 MAX_TEXT_TOKENS = 512
+MAX_SAVED_STATES = 8
 MAX_CALL_TOKENS = 256
 _DONE = object()
 
@@ -54,10 +56,10 @@ class LlamaChatModel:
         self._tool_call_token = self._llm.tokenize(
             TOOL_CALL_OPEN.encode(), add_bos=False, special=True
         )
-        self._stop = {
-            self._llm.token_eos(),
-            *self._llm.tokenize(b"<|im_end|>", add_bos=False, special=True),
-        }
+        self._im_end = self._llm.tokenize(b"<|im_end|>", add_bos=False, special=True)[0]
+        self._stop = {self._llm.token_eos(), self._im_end}
+        self._states: OrderedDict[int, Any] = OrderedDict()
+        """Saved KV states keyed by system-prompt tokens: warm per-agent prefixes."""
         self._grammars: dict[str, Any] = {}
         self._lock = asyncio.Lock()
 
@@ -105,9 +107,77 @@ class LlamaChatModel:
                 cancel.set()  # the worker stops at its next token; keep the lock until it has
                 await asyncio.wait([thread])
 
+    async def warm(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> None:
+        """Evaluate the system prompt now, so the next response starts from a cached prefix."""
+        prompt = self._llm.tokenize(
+            format_prompt(messages, tools).encode(), add_bos=False, special=True
+        )
+        system = prompt[: self._system_length(prompt)]
+        async with self._lock:
+            work = asyncio.ensure_future(asyncio.to_thread(self._prefill, system))
+            try:
+                await asyncio.shield(work)
+            finally:
+                await asyncio.wait([work])  # never release the lock while llama.cpp is busy
+
     # ---- runs in a worker thread -----------------------------------------------------------
 
+    def _prefill(self, tokens: list[int]) -> None:
+        self._prime(tokens)
+        if self._shared_prefix(tokens) < len(tokens):
+            for _ in self._llm.generate(tokens, temp=0.0, top_k=1):
+                break
+        self._remember(tokens)
+
+    def _system_length(self, prompt: list[int]) -> int:
+        """Tokens up to and including the system turn's end."""
+        return prompt.index(self._im_end) + 1 if self._im_end in prompt else len(prompt)
+
+    def _shared_prefix(self, prompt: list[int]) -> int:
+        n = 0
+        for a, b in zip(self._llm.input_ids[: self._llm.n_tokens], prompt, strict=False):
+            if a != b:
+                break
+            n += 1
+        return n
+
+    def _prime(self, prompt: list[int]) -> None:
+        """Restore a saved state for this system prompt unless the live context already has it.
+
+        A handoff switches system prompts; restoring the new agent's saved KV state means
+        only the conversation tail is evaluated, not the whole instructions-and-tools prefix.
+        """
+        length = self._system_length(prompt)
+        if self._shared_prefix(prompt) >= length:
+            return
+        key = hash(tuple(prompt[:length]))
+        state = self._states.get(key)
+        if state is not None:
+            self._llm.load_state(state)
+            self._states.move_to_end(key)
+
+    def _remember(self, prompt: list[int]) -> None:
+        key = hash(tuple(prompt[: self._system_length(prompt)]))
+        self._states[key] = self._llm.save_state()
+        self._states.move_to_end(key)
+        while len(self._states) > MAX_SAVED_STATES:
+            self._states.popitem(last=False)
+
     def _generate(
+        self,
+        prompt: list[int],
+        offered: list[ToolSpec],
+        tool_choice: ToolChoice,
+        max_tokens: int,
+        cancel: threading.Event,
+    ) -> Iterator[StreamItem]:
+        self._prime(prompt)
+        try:
+            yield from self._generate_primed(prompt, offered, tool_choice, max_tokens, cancel)
+        finally:
+            self._remember(prompt)
+
+    def _generate_primed(
         self,
         prompt: list[int],
         offered: list[ToolSpec],

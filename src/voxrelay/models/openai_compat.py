@@ -149,7 +149,16 @@ class OpenAIChatModel:
             data = line[5:].strip()
             if data == "[DONE]":
                 break
-            chunk = json.loads(data)
+            try:
+                chunk = json.loads(data)
+            except json.JSONDecodeError as exc:
+                raise ModelError(
+                    f"the endpoint sent a malformed stream chunk: {data[:200]!r}"
+                ) from exc
+            if chunk.get("error"):
+                error = chunk["error"]
+                message = error.get("message", error) if isinstance(error, dict) else error
+                raise ModelError(f"the endpoint reported an error mid-stream: {message}")
             if chunk.get("usage"):
                 u = chunk["usage"]
                 cached = (u.get("prompt_tokens_details") or {}).get("cached_tokens", 0)

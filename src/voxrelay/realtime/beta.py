@@ -58,8 +58,12 @@ def session_from_beta(beta: JSON) -> JSON:
 
 def session_to_beta(ga: JSON) -> JSON:
     """A GA session object → the flat beta shape."""
-    s = {k: v for k, v in ga.items() if k not in ("type", "audio", "output_modalities")}
-    if "output_modalities" in ga:
+    s = {
+        k: v
+        for k, v in ga.items()
+        if k not in ("type", "audio", "output_modalities") and v is not None
+    }
+    if ga.get("output_modalities"):
         s["modalities"] = ["text", "audio"] if "audio" in ga["output_modalities"] else ["text"]
     if "max_output_tokens" in s:
         s["max_response_output_tokens"] = s.pop("max_output_tokens")

@@ -421,8 +421,9 @@ def parse_client_event(data: str | bytes | dict[str, Any]) -> ClientEvent:
     if isinstance(data, str | bytes):
         try:
             data = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise ProtocolError("invalid_json", f"event is not valid JSON: {exc.msg}") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+            raise ProtocolError("invalid_json", f"event is not valid JSON: {reason}") from exc
     if not isinstance(data, dict):
         raise ProtocolError("invalid_event", "an event must be a JSON object with a `type`")
     kind = data.get("type")
@@ -437,8 +438,19 @@ def parse_client_event(data: str | bytes | dict[str, Any]) -> ClientEvent:
         return CLIENT_EVENTS.validate_python(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"][1:])
+        where = _client_path(err["loc"])
         raise ProtocolError("invalid_value", f"{kind}: {where}: {err['msg']}", param=where) from exc
+
+
+_UNION_TAGS = frozenset({"message", "function_call", "function_call_output"}) | frozenset(
+    {"input_text", "input_audio", "output_text", "output_audio"}
+)
+
+
+def _client_path(loc: tuple[int | str, ...]) -> str:
+    """A validation error location as the client wrote it: no event tag, no union tags."""
+    parts = [str(p) for p in loc[1:] if p not in _UNION_TAGS]
+    return ".".join(parts)
 
 
 def parse_server_event(data: str | bytes | dict[str, Any]) -> ServerEvent:
