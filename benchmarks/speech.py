@@ -104,6 +104,8 @@ def bench_stt(clips: dict[tuple[float, float], list[bytes]]) -> str:
                     lat.append(elapsed * 1000)
                     step()
                 rows.append(_stt_row(mode, lo, hi, items, rtf, lat))
+        if short:
+            console.print(f"short-window loop fallbacks: {stt.fallbacks} of {total}")
     headers = ["window", "utterance", "n", "RTF p50", "RTF p95", "latency p50", "latency p95"]
     return table(headers, rows)
 

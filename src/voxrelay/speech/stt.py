@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 from pathlib import Path
@@ -18,6 +19,8 @@ from voxrelay.errors import ConfigError, SpeechError
 from voxrelay.speech.base import STT, Segment, Transcript
 from voxrelay.speech.http import SpeechHTTP
 from voxrelay.speech.whisper import MAX_WINDOW_S, decode_window, looks_looped, window_frames
+
+log = logging.getLogger(__name__)
 
 WHISPER_RATE = 16000
 
@@ -48,6 +51,8 @@ class WhisperSTT:
         self.language = language
         self.threads = threads
         self.beam_size = beam_size
+        self.fallbacks = 0
+        """Short-window decodes that looked like loops and were redone with the full window."""
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -107,6 +112,8 @@ class WhisperSTT:
             segments = decode_window(model, audio, language, frames, prompt)
             if not looks_looped(segments, seconds):
                 return segments
+            self.fallbacks += 1
+            log.debug("short-window decode looked like a loop; retrying with 30 s: %s", segments)
         return self._decode_full(model, audio, language, prompt)
 
     def _decode_full(
