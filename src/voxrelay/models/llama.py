@@ -61,6 +61,7 @@ class LlamaChatModel:
         self._states: OrderedDict[int, Any] = OrderedDict()
         """Saved KV states keyed by system-prompt tokens: warm per-agent prefixes."""
         self._grammars: dict[str, Any] = {}
+        self._openers: list[int] | None = None
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -229,7 +230,7 @@ class LlamaChatModel:
     def _tokens(
         self, prompt: list[int], grammar: Any, limit: int, cancel: threading.Event, ban_calls: bool
     ) -> Iterator[int]:
-        processors = self._ban(self._tool_call_token) if ban_calls else None
+        processors = self._ban_call_openers() if ban_calls else None
         count = 0
         for token in self._llm.generate(
             prompt, temp=0.0, top_k=1, grammar=grammar, logits_processor=processors
@@ -241,14 +242,31 @@ class LlamaChatModel:
             if count >= limit:
                 return
 
-    def _ban(self, tokens: list[int]) -> Any:
+    def _ban_call_openers(self) -> Any:
+        """Forbid the first token from opening a call (`<tool_call>`, bare JSON) or ending."""
         from llama_cpp import LogitsProcessorList
 
+        banned = self._call_openers()
+        seen = [0]
+
         def ban(_ids: Any, scores: Any) -> Any:
-            scores[tokens] = -float("inf")
+            if seen[0] == 0:
+                scores[banned] = -float("inf")
+            seen[0] += 1
             return scores
 
         return LogitsProcessorList([ban])
+
+    def _call_openers(self) -> list[int]:
+        """Token ids whose text starts a tool call; computed once per model."""
+        if self._openers is None:
+            openers = set(self._tool_call_token)
+            for token in range(self._llm.n_vocab()):
+                text = self._llm.detokenize([token]).lstrip()
+                if text.startswith((b"{", b"<tool")):
+                    openers.add(token)
+            self._openers = sorted(openers | self._stop)
+        return self._openers
 
     def _grammar(self, tools: list[ToolSpec]) -> Any:
         from llama_cpp.llama_grammar import LlamaGrammar

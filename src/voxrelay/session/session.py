@@ -57,6 +57,7 @@ class Session:
         settings: Settings | None = None,
         state: dict[str, Any] | None = None,
         output_modalities: list[str] | None = None,
+        speak_after_handoff: bool = True,
     ) -> None:
         self.scenario = scenario
         self.model = model
@@ -66,6 +67,13 @@ class Session:
         self.state: dict[str, Any] = state if state is not None else {}
         self.handoffs: list[HandoffRecord] = []
         self.output_modalities = output_modalities or ["text"]
+        self.speak_after_handoff = speak_after_handoff
+        """The new agent's first response after a handoff is words, not another tool call.
+
+        Measured on Qwen2.5-0.5B: a freshly handed-off agent almost always answers with
+        another transfer; speaking first makes it take up the caller's request instead.
+        """
+        self._just_handed_off = False
         self._events: asyncio.Queue[app.AppEventBase] = asyncio.Queue(maxsize=1000)
         self._pump: asyncio.Task[None] | None = None
         self._tool_steps = 0
@@ -248,7 +256,10 @@ class Session:
 
     async def _continue(self) -> None:
         """Ask for the next response; past the step limit the agent must answer in words."""
-        if self._tool_steps >= self.settings.max_tool_steps:
+        just_handed_off, self._just_handed_off = self._just_handed_off, False
+        if self._tool_steps >= self.settings.max_tool_steps or (
+            just_handed_off and self.speak_after_handoff
+        ):
             await self.model.send(ev.ResponseCreate(response=ResponseParams(tool_choice="none")))
         else:
             await self.model.send(ev.ResponseCreate())
@@ -294,6 +305,7 @@ class Session:
         previous = self.agent.name
         self.agent = target
         self._handed_off_this_turn = True
+        self._just_handed_off = True
         await self.model.send(ev.SessionUpdate(session=self._config(target)))
         await self._emit(
             app.AgentChanged(agent=target.name, from_=previous, to=target.name, reason=reason)

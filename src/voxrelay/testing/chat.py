@@ -72,6 +72,10 @@ class ScriptedChatModel:
         step = self.steps.pop(0)
         self.requests.append((list(messages), list(tools), tool_choice))
         self._check(step, messages, tools)
+        if step.calls and tool_choice == "none":
+            raise ScriptError(
+                f"step calls {step.calls[0][0]} but the request says tool_choice=none"
+            )
         return self._play(step)
 
     def _check(self, step: Step, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> None:
