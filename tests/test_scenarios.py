@@ -308,10 +308,11 @@ async def test_supervisor_tool_errors_go_back_to_the_model() -> None:
 
 
 async def test_supervisor_loop_is_bounded() -> None:
-    steps = [call("lookupPolicyDocument", '{"topic": "roaming"}')] * cs.MAX_SUPERVISOR_STEPS
-    model = ScriptedChatModel(steps)
+    lookups = [call("lookupPolicyDocument", '{"topic": "roaming"}')] * (cs.MAX_SUPERVISOR_STEPS - 1)
+    model = ScriptedChatModel([*lookups, say("Roaming costs $5 a day.")])
     ctx = RunContext("chatAgent", history=history())
-    assert await cs.ask_supervisor(model, ctx, "roaming", tt.SUPERVISOR_TOOLS) == ""
+    answer = await cs.ask_supervisor(model, ctx, "roaming", tt.SUPERVISOR_TOOLS)
+    assert answer == "Roaming costs $5 a day."
     assert model.requests[-1][2] == "none"
     model.assert_complete()
 
