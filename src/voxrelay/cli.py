@@ -149,21 +149,13 @@ async def _chat(scenario_name: str, agent: str | None, as_json: bool) -> None:
     async with session:
         if not as_json and interactive:
             out.print(f"[dim]{scenario_name}: talking to {session.agent.name}. Ctrl-D to quit.[/]")
-        for event in _drain(session):
+        for event in session.pending():
             show(event, echo_user=True)
         while (line := await _read_line(interactive)) is not None:
             if not line.strip():
                 continue
             for event in await session.run_turn(line.strip()):
                 show(event, echo_user=not interactive)
-
-
-def _drain(session: object) -> list[app.AppEventBase]:
-    queue = session._events  # type: ignore[attr-defined]
-    items = []
-    while not queue.empty():
-        items.append(queue.get_nowait())
-    return items
 
 
 async def _read_line(interactive: bool) -> str | None:

@@ -127,6 +127,13 @@ class Session:
         while True:
             yield await self._events.get()
 
+    def pending(self) -> list[app.AppEventBase]:
+        """App events already emitted and not yet consumed (e.g. the greeting)."""
+        out = []
+        while not self._events.empty():
+            out.append(self._events.get_nowait())
+        return out
+
     async def run_turn(self, text: str) -> list[app.AppEventBase]:
         """Send a user message and collect app events until the turn is done."""
         await self.send_text(text)
