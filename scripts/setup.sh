@@ -15,10 +15,16 @@ LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -
 -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF"
 
 step() { printf '\n==> %s\n' "$*"; }
+# pip's own progress, minus this environment's "Location ... is ignored" index warnings.
+pip_install() {
+  # with pipefail, a pip failure still fails the pipeline; the filter itself never does
+  "$VENV/bin/python" -m pip install --progress-bar off "$@" 2>&1 \
+    | { grep -v '^WARNING: Location' | grep -Ev '^\s*(Requirement already satisfied|Using cached)' || true; }
+}
 
 step "virtualenv ($VENV)"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --upgrade pip wheel setuptools
+pip_install --quiet --upgrade pip wheel setuptools
 
 mkdir -p "$WHEELS"
 if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
@@ -43,7 +49,8 @@ else
 fi
 
 step "installing voxrelay and its dependencies"
-"$VENV/bin/python" -m pip install --quiet --find-links "$WHEELS" -e ".[local,speech,dev]"
+pip_install --find-links "$WHEELS" -e ".[local,speech,dev]"
+"$VENV/bin/python" -c "import voxrelay, llama_cpp" || { echo "install failed; see the output above" >&2; exit 1; }
 
 step "preparing the local model cache"
 "$VENV/bin/voxrelay" models --prepare
