@@ -221,6 +221,15 @@ def test_segments_from_timestamp_tokens():
     ]
 
 
+def test_segments_after_the_audio_are_dropped():
+    """Text timed after the end of the audio is the model re-reading the silence padding."""
+    from voxrelay.speech.whisper import segments_from_tokens
+
+    ids = [100, 1, 140, 140, 1, 160, 160, 1]
+    segs = segments_from_tokens(ids, FakeTokenizer(), duration=0.8)
+    assert [(s.start_s, s.end_s, s.text) for s in segs] == [(0.0, 0.8, "w1")]
+
+
 def test_loop_detection():
     """A repeated six-word stretch or too many words per second means a decoding loop."""
     from voxrelay.speech.base import Segment
@@ -230,3 +239,15 @@ def test_loop_detection():
     assert not looks_looped((Segment(0, 3, once),), 3.0)
     assert looks_looped((Segment(0, 3, once + " " + once),), 6.0)
     assert looks_looped((Segment(0, 1, "a b c d e f g h"),), 1.0)
+    assert looks_looped((Segment(0, 1, "Hello. Hello."),), 1.0)
+    assert not looks_looped((Segment(0, 1, "Hi. Hi there."),), 1.0)
+
+
+@pytest.mark.real
+async def test_one_word_turns_do_not_loop(whisper):
+    """One-word turns come back once, not as "Hello. Hello. Hello." (a tight-window loop)."""
+    from speech_fixtures import piper
+
+    for word in ["Hello.", "Yes.", "Okay.", "Thanks."] * 3:
+        pcm = piper().speak_sync(word) + silence(250, 22050)
+        assert normalize((await whisper.transcribe(pcm, 22050)).text) == normalize(word)

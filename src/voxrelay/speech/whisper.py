@@ -8,7 +8,9 @@ the result looks like a repetition loop (the known failure of a tight window).
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -20,13 +22,15 @@ RATE = 16000
 HOP = 160
 """Samples per mel frame (10 ms)."""
 MAX_WINDOW_S = 30
+MIN_WINDOW_S = 8
+"""Shorter windows make Whisper base loop on one-word turns ("Hello. Hello. Hello.")."""
 TOKENS_PER_S = 12
 """Cap on generated tokens per second of audio (speech needs about 5)."""
 
 
-def window_frames(samples: int, pad_s: float) -> int:
-    """Mel frames of the encoder window: the audio plus padding, in whole seconds, ≤ 30 s."""
-    seconds = math.ceil(samples / RATE + pad_s)
+def window_frames(samples: int, pad_s: float, min_s: int = MIN_WINDOW_S) -> int:
+    """Mel frames of the encoder window: audio plus padding in whole seconds, in [min_s, 30]."""
+    seconds = max(math.ceil(samples / RATE + pad_s), min_s)
     return min(seconds, MAX_WINDOW_S) * RATE // HOP
 
 
@@ -70,22 +74,26 @@ def segments_from_tokens(ids: list[int], tok: Any, duration: float) -> tuple[Seg
         if i < tok.timestamp_begin:
             text.append(i)
             continue
-        t = min((i - tok.timestamp_begin) * 0.02, duration)
+        t = (i - tok.timestamp_begin) * 0.02
         if begin is None:
             begin = t
             continue
-        segments.append(Segment(begin, t, tok.decode(text).strip()))
+        segments.append(Segment(begin, min(t, duration), tok.decode(text).strip()))
         text, begin = [], None
     if text:
         segments.append(Segment(begin or 0.0, duration, tok.decode(text).strip()))
-    return tuple(s for s in segments if s.text)
+    # A segment that starts after the audio ends is the model re-reading the padding.
+    return tuple(s for s in segments if s.text and s.start_s < duration)
 
 
 def looks_looped(segments: tuple[Segment, ...], duration: float) -> bool:
-    """True when the text is too long for the audio or repeats a long stretch (a decoding loop)."""
+    """True for signs of a decoding loop: too many words, a repeated stretch or sentence."""
     words = " ".join(s.text for s in segments).lower().split()
     if len(words) > 6 * max(duration, 1.0):
         return True
     n = 6
     grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-    return len(grams) != len(set(grams))
+    if len(grams) != len(set(grams)):
+        return True
+    sentences = [x.strip() for x in re.split(r"[.!?]+", " ".join(words)) if x.strip()]
+    return any(a == b for a, b in itertools.pairwise(sentences))
