@@ -60,8 +60,11 @@ def transcribe(
 
 def _render(t: Transcript, *, timestamps: bool, as_json: bool) -> str:
     if as_json:
-        segments = [{"start": s.start_s, "end": s.end_s, "text": s.text} for s in t.segments]
-        body = {"text": t.text, "language": t.language, "duration": t.duration_s}
+        segments = [
+            {"start": round(s.start_s, 3), "end": round(s.end_s, 3), "text": s.text}
+            for s in t.segments
+        ]
+        body = {"text": t.text, "language": t.language, "duration": round(t.duration_s, 3)}
         return json.dumps({**body, "segments": segments}, ensure_ascii=False)
     if timestamps:
         return "\n".join(f"[{s.start_s:6.2f} → {s.end_s:6.2f}] {s.text}" for s in t.segments)
