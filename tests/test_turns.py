@@ -182,3 +182,17 @@ def test_input_at_24khz_is_resampled_and_offsets_stay_in_vad_samples():
     assert abs(stopped.start_sample - RATE) <= RATE // 50
     assert abs(stopped.end_sample - 2 * RATE) <= RATE // 50
     assert len(stopped.audio) // 2 == stopped.audio_end_sample - stopped.audio_start_sample
+
+
+def test_reset_drops_the_turn_and_keeps_the_clock():
+    """After reset no stop is reported for the dropped turn, and offsets keep counting."""
+    probs = [0.9] * 5 + [0.0] * 3 + [0.9] * 3 + [0.0] * 20
+    det, audio = scripted(probs, prefix_padding_ms=0, silence_duration_ms=300)
+    first = det.push(audio[: 5 * FRAME * 2 + 100])
+    assert [e.type for e in first] == ["speech_started"]
+    det.reset()
+    assert not det.in_speech
+    assert det.position == 5 * FRAME + 50
+    events = run(det, audio[5 * FRAME * 2 + 100 :])
+    assert [e.type for e in events] == ["speech_started", "speech_stopped"]
+    assert det.vad.resets == 1  # type: ignore[attr-defined]

@@ -111,7 +111,7 @@ class TurnDetector:
 
     @property
     def position(self) -> int:
-        """Samples consumed so far (whole frames only)."""
+        """Samples (at the VAD's rate) consumed so far."""
         return self._position
 
     def push(self, pcm: bytes) -> list[TurnEvent]:
@@ -146,7 +146,10 @@ class TurnDetector:
     def reset(self) -> None:
         """Drop any turn in progress and the VAD state; the sample clock keeps running."""
         self.vad.reset()
+        self._position += self._frames.pending_samples
         self._frames.flush()
+        if self._resampler is not None:
+            self._resampler = StreamResampler(self._resampler.from_rate, self._resampler.to_rate)
         self._reset_turn_state()
 
     def _reset_turn_state(self) -> None:
