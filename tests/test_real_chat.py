@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +22,13 @@ RETURN_REQUEST = "Hi, I want to return the snowboard I bought"
 # speech tests load Silero; so the real LLM runs in child processes here.
 HANDOFF_PROBE = """
 import asyncio, json, sys
+from voxrelay.engine import Engine
 from voxrelay.models.llama import LlamaChatModel
+from voxrelay.realtime import InProcessRealtime
+from voxrelay.realtime.types import MessageItem
+from voxrelay.scenarios import load_scenario
+from voxrelay.session import Session
+from voxrelay.session import events as app
 
 async def main():
     llm = LlamaChatModel.from_settings()
@@ -67,8 +73,8 @@ def test_return_request_hands_off_to_returns_with_context():
 
 
 def test_cli_chat_json_shows_the_handoff():
-    voxrelay = shutil.which("voxrelay")
-    assert voxrelay, "the voxrelay script is not installed; run `make setup`"
+    voxrelay = Path(sys.executable).with_name("voxrelay")  # the venv's script, PATH or not
+    assert voxrelay.exists(), "the voxrelay script is not installed; run `make setup`"
     proc = subprocess.run(
         [voxrelay, "chat", "--scenario", "customer_service_retail", "--json"],
         input=RETURN_REQUEST + "\n",
