@@ -578,10 +578,11 @@ def test_calls_of_tools_not_offered_render_as_notes() -> None:
     )
     assert '<tool_call>\n{"name": "transfer_to_returns"' not in prompt
     assert "<tool_response>" not in prompt
-    assert f"{IM_START}assistant\nConnecting you.{IM_END}" in prompt
-    assert 'transfer_to_returns was called with {"reason": "return"}' in prompt
-    assert 'transfer_to_returns returned: {"assistant": "returns"}' in prompt
-    assert prompt.endswith(f"{IM_START}assistant\n")
+    system, _, body = prompt.partition(IM_END)
+    assert 'transfer_to_returns was called with {"reason": "return"}' in system
+    assert 'transfer_to_returns result: {"assistant": "returns"}' in system
+    assert body.index("I want to return my board") < body.index("Connecting you.")
+    assert prompt.endswith(f"Connecting you.{IM_END}\n{IM_START}assistant\n")
 
 
 def test_tools_block_tells_the_call_format() -> None:

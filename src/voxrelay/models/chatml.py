@@ -60,19 +60,21 @@ def tools_block(tools: Sequence[ToolSpec]) -> str:
 
 def format_prompt(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> str:
     """Render messages (and tools) as a ChatML prompt ending with an open assistant turn."""
-    parts: list[str] = []
-    system = [m.content for m in messages if m.role == "system"][:1]
-    header = (system[0] if system else "You are a helpful assistant.") + (
+    system = next((m for m in messages if m.role == "system"), None)
+    rest = [m for m in messages if m is not system]
+    foreign = _foreign_calls(rest, {t.name for t in tools})
+    header = (system.content if system else "You are a helpful assistant.") + (
         tools_block(tools) if tools else ""
     )
-    parts.append(_turn("system", header))
-    rest = list(messages)
-    if system:
-        rest.remove(next(m for m in messages if m.role == "system"))
-    offered = {t.name for t in tools}
-    foreign = _foreign_calls(rest, offered)
+    notes = [_note(m, foreign) for m in rest if _is_foreign(m, foreign)]
+    if notes:
+        header += "\n\n# Earlier in this conversation\n" + "\n".join(n for n in notes if n)
+    parts = [_turn("system", header)]
     for m in rest:
-        parts.append(_render_foreign(m, foreign) if _is_foreign(m, foreign) else _render(m))
+        if not _is_foreign(m, foreign):
+            parts.append(_render(m))
+        elif m.role == "assistant" and m.content:
+            parts.append(_turn("assistant", m.content))
     parts.append(f"{IM_START}assistant\n")
     return "".join(parts)
 
@@ -88,17 +90,16 @@ def _is_foreign(m: Message, foreign: dict[str, str]) -> bool:
     return bool(m.tool_calls) and all(c.call_id in foreign for c in m.tool_calls)
 
 
-def _render_foreign(m: Message, foreign: dict[str, str]) -> str:
-    """Past calls of tools the model cannot call now become plain notes, not examples.
+def _note(m: Message, foreign: dict[str, str]) -> str:
+    """A past call of a tool the model cannot call now, as background rather than an example.
 
     A small model that sees a `<tool_call>` it cannot make (the handoff that brought the
-    conversation here) tends to imitate it; as a note it reads as history instead.
+    conversation here) imitates it, and one that sees a note just before its turn repeats
+    it; in the system prompt it reads as context.
     """
     if m.role == "tool":
-        return _turn("system", f"{foreign[m.tool_call_id or '']} returned: {m.content}")
-    calls = "; ".join(f"{c.name} was called with {c.arguments or '{}'}" for c in m.tool_calls)
-    note = _turn("system", f"Earlier in this conversation: {calls}.")
-    return (_turn("assistant", m.content) if m.content else "") + note
+        return f"- {foreign[m.tool_call_id or '']} result: {m.content}"
+    return "\n".join(f"- {c.name} was called with {c.arguments or '{}'}" for c in m.tool_calls)
 
 
 def _turn(role: str, content: str) -> str:

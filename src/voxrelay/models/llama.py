@@ -135,27 +135,23 @@ class LlamaChatModel:
         return prompt.index(self._im_end) + 1 if self._im_end in prompt else len(prompt)
 
     def _shared_prefix(self, prompt: list[int]) -> int:
-        n = 0
-        for a, b in zip(self._llm.input_ids[: self._llm.n_tokens], prompt, strict=False):
-            if a != b:
-                break
-            n += 1
-        return n
+        """Tokens the live KV cache already holds for this prompt."""
+        return _common_prefix(self._llm.input_ids[: self._llm.n_tokens], prompt)
 
     def _prime(self, prompt: list[int]) -> None:
-        """Restore a saved state for this system prompt unless the live context already has it.
+        """Restore the saved state that shares the most of this prompt, if it beats the live one.
 
         A handoff switches system prompts; restoring the new agent's saved KV state means
         only the conversation tail is evaluated, not the whole instructions-and-tools prefix.
         """
-        length = self._system_length(prompt)
-        if self._shared_prefix(prompt) >= length:
-            return
-        key = hash(tuple(prompt[:length]))
-        state = self._states.get(key)
-        if state is not None:
-            self._llm.load_state(state)
-            self._states.move_to_end(key)
+        best, best_len = None, self._shared_prefix(prompt)
+        for key, state in self._states.items():
+            shared = _common_prefix(state.input_ids[: state.n_tokens], prompt)
+            if shared > best_len:
+                best, best_len = key, shared
+        if best is not None:
+            self._llm.load_state(self._states[best])
+            self._states.move_to_end(best)
 
     def _remember(self, prompt: list[int]) -> None:
         key = hash(tuple(prompt[: self._system_length(prompt)]))
@@ -275,6 +271,16 @@ class LlamaChatModel:
         if gbnf not in self._grammars:
             self._grammars[gbnf] = LlamaGrammar.from_string(gbnf, verbose=False)
         return self._grammars[gbnf]
+
+
+def _common_prefix(a: Any, b: Sequence[int]) -> int:
+    """Length of the shared start of two token sequences (lists or numpy arrays)."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _offered(tools: Sequence[ToolSpec], tool_choice: ToolChoice) -> list[ToolSpec]:
