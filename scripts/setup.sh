@@ -34,11 +34,15 @@ if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
     "$VENV/bin/python" -m pip wheel -v --no-cache-dir --no-deps -w "$WHEELS" \
     "llama-cpp-python==$LLAMA_VERSION" >"$log" 2>&1 &
   pid=$!
-  # Show build progress: the last compile percentage cmake printed.
+  # Show build progress: the last "[done/total]" step ninja (or "[ nn%]" make) printed.
+  last=""
   while kill -0 "$pid" 2>/dev/null; do
-    pct=$(grep -Eo '^\s*\[ *[0-9]+%\]' "$log" 2>/dev/null | tail -n 1 | tr -d ' []' || true)
-    printf '\r    compiling llama.cpp ... %s   ' "${pct:-configuring}"
-    sleep 5
+    step_now=$(grep -Eo '^\s*\[ *[0-9]+(/[0-9]+|%)\]' "$log" 2>/dev/null | tail -n 1 | tr -d ' []' || true)
+    if [ "${step_now:-configuring}" != "$last" ]; then
+      last=${step_now:-configuring}
+      echo "    compiling llama.cpp: $last"
+    fi
+    sleep 10
   done
   if ! wait "$pid"; then
     echo; tail -n 40 "$log"; echo "llama-cpp-python build failed; full log: $log" >&2; exit 1

@@ -3,6 +3,7 @@
 from voxrelay.agents import (
     Agent,
     FunctionTool,
+    Grounded,
     GuardrailResult,
     HistoryEntry,
     KeywordGuardrail,
@@ -30,6 +31,7 @@ __all__ = [
     "Agent",
     "ConfigError",
     "FunctionTool",
+    "Grounded",
     "GuardrailResult",
     "HistoryEntry",
     "KeywordGuardrail",

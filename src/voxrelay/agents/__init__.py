@@ -9,6 +9,7 @@ from voxrelay.agents.agent import (
     snake_case,
 )
 from voxrelay.agents.context import HistoryEntry, RunContext
+from voxrelay.agents.grounding import Grounded, is_grounded
 from voxrelay.agents.guardrails import (
     FunctionGuardrail,
     GuardrailResult,
@@ -23,6 +24,7 @@ __all__ = [
     "Agent",
     "FunctionGuardrail",
     "FunctionTool",
+    "Grounded",
     "GuardrailResult",
     "HistoryEntry",
     "KeywordGuardrail",
@@ -33,6 +35,7 @@ __all__ = [
     "function_tool",
     "handoff_tool",
     "handoff_tool_name",
+    "is_grounded",
     "output_guardrail",
     "snake_case",
     "tool",

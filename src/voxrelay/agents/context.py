@@ -18,6 +18,8 @@ class HistoryEntry:
     """The agent that was active when this entry was added."""
     name: str | None = None
     """Tool name, for tool calls and results."""
+    ok: bool = True
+    """False for a failed tool result (its text is an error, not data)."""
 
 
 @dataclass
@@ -32,5 +34,12 @@ class RunContext:
     """Mutable per-session state (e.g. verified customer details); survives handoffs."""
 
     def user_text(self) -> str:
-        """Everything the user has said, joined; handy for grounding checks."""
+        """Everything the user has said, joined."""
         return "\n".join(e.text for e in self.history if e.role == "user")
+
+    def grounding_text(self) -> str:
+        """What grounded arguments may come from: the user's words and tool results."""
+        sources = [
+            e.text for e in self.history if e.role == "user" or (e.role == "tool_result" and e.ok)
+        ]
+        return "\n".join(sources)

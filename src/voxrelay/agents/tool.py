@@ -13,6 +13,7 @@ from typing import Annotated, Any, get_args, get_origin, get_type_hints, overloa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from voxrelay.agents.context import RunContext
+from voxrelay.agents.grounding import Grounded
 from voxrelay.errors import ToolError
 
 ToolFn = Callable[..., Any]
@@ -35,6 +36,8 @@ class FunctionTool:
     takes_context: bool = False
     timeout_s: float | None = None
     """Per-tool timeout; None uses the session default."""
+    grounded: tuple[str, ...] = ()
+    """Parameters whose values must occur in the conversation (see `Grounded`)."""
 
     def spec(self) -> dict[str, Any]:
         """The Realtime `tools[]` entry for this tool."""
@@ -122,6 +125,7 @@ def function_tool(
     if takes_context:
         params = params[1:]
     fields: dict[str, Any] = {}
+    grounded = tuple(p.name for p in params if _is_grounded(hints.get(p.name)))
     for p in params:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise ToolError(f"tool {tool_name!r}: *args/**kwargs are not supported")
@@ -138,11 +142,18 @@ def function_tool(
         args_model=args_model,
         takes_context=takes_context,
         timeout_s=timeout_s,
+        grounded=grounded,
     )
 
 
 def _is_context(annotation: Any) -> bool:
     return inspect.isclass(annotation) and issubclass(annotation, RunContext)
+
+
+def _is_grounded(annotation: Any) -> bool:
+    if get_origin(annotation) is not Annotated:
+        return False
+    return any(m is Grounded or isinstance(m, Grounded) for m in get_args(annotation)[1:])
 
 
 def _field_for(annotation: Any, default: Any, doc: str | None) -> tuple[Any, Any]:
@@ -151,7 +162,11 @@ def _field_for(annotation: Any, default: Any, doc: str | None) -> tuple[Any, Any
     if get_origin(annotation) is Annotated:
         base, *meta = get_args(annotation)
         texts = [m for m in meta if isinstance(m, str)]
-        others = [m for m in meta if not isinstance(m, str)]
+        others = [
+            m
+            for m in meta
+            if not isinstance(m, str) and m is not Grounded and not isinstance(m, Grounded)
+        ]
         description = texts[0] if texts else description
         annotation = Annotated[(base, *others)] if others else base
     has_default = default is not inspect.Parameter.empty

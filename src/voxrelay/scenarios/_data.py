@@ -10,8 +10,13 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from voxrelay.agents import Grounded
+
 PhoneNumber = Annotated[
-    str, "The caller's phone number as (xxx) xxx-xxxx.", Field(pattern=r"^\(\d{3}\) \d{3}-\d{4}$")
+    str,
+    Grounded,
+    "The caller's phone number as (xxx) xxx-xxxx.",
+    Field(pattern=r"^\(\d{3}\) \d{3}-\d{4}$"),
 ]
 """A US phone number in the one format the sample data and the tools share."""
 

@@ -12,11 +12,11 @@ from voxrelay.agents import (
     HistoryEntry,
     RunContext,
     Scenario,
-    ToolArgumentsError,
     function_tool,
 )
 from voxrelay.models.base import ChatModel, Message, ToolCall, ToolSpec, complete
 from voxrelay.scenarios.telco_tools import SUPERVISOR_TOOLS
+from voxrelay.session.tools import run_tool as execute_tool
 
 NAME = "chat_supervisor"
 DESCRIPTION = "Brightline Mobile: a chat agent backed by a supervisor model with account tools."
@@ -26,6 +26,7 @@ MAX_SUPERVISOR_STEPS = 4
 HISTORY_LIMIT = 12
 """Most recent conversation lines shown to the supervisor."""
 SUPERVISOR_TIMEOUT_S = 90.0
+SUPERVISOR_TOOL_TIMEOUT_S = 10.0
 """A tool loop on a small CPU model takes longer than the default tool timeout."""
 NOT_CONFIGURED = (
     "the supervisor model is not configured: "
@@ -64,17 +65,12 @@ def supervisor_messages(history: Sequence[HistoryEntry], context: str) -> list[M
 
 
 async def run_tool(ctx: RunContext, tools: dict[str, FunctionTool], call: ToolCall) -> str:
-    """Run one supervisor tool call; every failure becomes a JSON error result."""
+    """Run one supervisor tool call (validated, grounded, timed); failures are JSON results."""
     fn = tools.get(call.name)
     if fn is None:
         return json.dumps({"error": f"unknown tool {call.name!r}; tools: {sorted(tools)}"})
-    try:
-        result = await fn.invoke(ctx, fn.parse_arguments(call.arguments))
-    except ToolArgumentsError as exc:
-        return json.dumps({"error": f"invalid arguments for {call.name}: {exc}"})
-    except Exception as exc:
-        return json.dumps({"error": f"{call.name} failed: {exc}"})
-    return result if isinstance(result, str) else json.dumps(result, default=str)
+    outcome = await execute_tool(fn, call.arguments, ctx, SUPERVISOR_TOOL_TIMEOUT_S)
+    return outcome.output
 
 
 async def ask_supervisor(

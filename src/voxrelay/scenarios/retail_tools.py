@@ -9,11 +9,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from voxrelay.agents import RunContext, tool
+from voxrelay.agents import Grounded, RunContext, tool
 from voxrelay.scenarios._data import PhoneNumber, digits, load_json
 
-DateOfBirth = Annotated[str, "Date of birth as YYYY-MM-DD.", Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
-Last4 = Annotated[str, "Last 4 digits of the card on file.", Field(pattern=r"^\d{4}$")]
+DateOfBirth = Annotated[
+    str, Grounded, "Date of birth as YYYY-MM-DD.", Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+]
+Last4 = Annotated[str, Grounded, "Last 4 digits of the card on file.", Field(pattern=r"^\d{4}$")]
 ReturnReason = Literal[
     "defective", "damaged_in_shipping", "wrong_size", "not_as_described", "changed_mind"
 ]
@@ -191,8 +193,8 @@ def lookup_orders(ctx: RunContext, phone_number: PhoneNumber) -> dict[str, Any]:
 @tool
 def check_eligibility_and_possibly_initiate_return(
     ctx: RunContext,
-    order_id: Annotated[str, "The order id, e.g. SPB-20431."],
-    item_id: Annotated[str, "The item id within that order, e.g. SB-158-SUMMIT."],
+    order_id: Annotated[str, Grounded, "The order id, e.g. SPB-20431."],
+    item_id: Annotated[str, Grounded, "The item id within that order, e.g. SB-158-SUMMIT."],
     reason: Annotated[ReturnReason, "Why the caller wants to return the item."],
 ) -> dict[str, Any]:
     """Check whether an item may be returned and, if it may, start the return."""

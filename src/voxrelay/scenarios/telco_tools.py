@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from voxrelay.agents import tool
+from voxrelay.agents import Grounded, tool
 from voxrelay.scenarios._data import PhoneNumber, digits, load_json
 
 PolicyTopic = Literal[
@@ -35,7 +35,9 @@ def lookupPolicyDocument(
 
 @tool
 def findNearestStore(
-    zip_code: Annotated[str, "The caller's 5-digit US zip code.", Field(pattern=r"^\d{5}$")],
+    zip_code: Annotated[
+        str, Grounded, "The caller's 5-digit US zip code.", Field(pattern=r"^\d{5}$")
+    ],
 ) -> dict[str, Any]:
     """Find the Brightline stores closest to a zip code, with address and hours."""
     stores: list[dict[str, Any]] = load_json("telco")["stores"]

@@ -54,6 +54,16 @@ class ToolResult(AppEventBase):
     ok: bool = True
 
 
+class ArgumentRefused(AppEventBase):
+    """A grounded argument's value never occurred in the conversation; the tool did not run."""
+
+    type: Literal["argument_refused"] = "argument_refused"
+    name: str
+    """The tool."""
+    argument: str
+    value: str
+
+
 class AgentChanged(AppEventBase):
     """A handoff moved the conversation to another agent."""
 
@@ -92,6 +102,7 @@ AppEvent = Annotated[
     | AssistantMessage
     | ToolCalled
     | ToolResult
+    | ArgumentRefused
     | AgentChanged
     | GuardrailTripped
     | ErrorOccurred

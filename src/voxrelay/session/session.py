@@ -151,8 +151,9 @@ class Session:
     async def _emit(self, event: app.AppEventBase) -> None:
         await self._events.put(event)
 
-    def _remember(self, role: Any, text: str, name: str | None = None) -> None:
-        self.history.append(HistoryEntry(role=role, text=text, agent=self.agent.name, name=name))
+    def _remember(self, role: Any, text: str, name: str | None = None, ok: bool = True) -> None:
+        entry = HistoryEntry(role=role, text=text, agent=self.agent.name, name=name, ok=ok)
+        self.history.append(entry)
 
     # ---- server events -----------------------------------------------------------------------
 
@@ -245,7 +246,13 @@ class Session:
                 outcome, new_agent = await self._handoff(call)
             else:
                 outcome = await self._call_tool(call)
-            self._remember("tool_result", outcome.output, name=call.name)
+            for argument, value in outcome.ungrounded:
+                await self._emit(
+                    app.ArgumentRefused(
+                        agent=self.agent.name, name=call.name, argument=argument, value=value
+                    )
+                )
+            self._remember("tool_result", outcome.output, name=call.name, ok=outcome.ok)
             await self._emit(
                 app.ToolResult(
                     agent=self.agent.name,

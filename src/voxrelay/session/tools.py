@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from voxrelay.agents import FunctionTool, RunContext, ToolArgumentsError
+from voxrelay.agents import FunctionTool, RunContext, ToolArgumentsError, is_grounded
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +21,32 @@ class ToolOutcome:
 
     output: str
     ok: bool
+    ungrounded: tuple[tuple[str, str], ...] = ()
+    """(argument, value) pairs refused because the conversation never contained the value."""
 
 
-def error_output(message: str) -> ToolOutcome:
+def error_output(message: str, ungrounded: tuple[tuple[str, str], ...] = ()) -> ToolOutcome:
     """A failed call's result: a JSON object with an `error` the model can read and act on."""
-    return ToolOutcome(json.dumps({"error": message}, ensure_ascii=False), ok=False)
+    return ToolOutcome(json.dumps({"error": message}, ensure_ascii=False), False, ungrounded)
+
+
+def check_grounding(
+    tool: FunctionTool, args: dict[str, Any], conversation: str
+) -> ToolOutcome | None:
+    """Refuse a call whose grounded arguments were never said; None when all are grounded."""
+    invented = tuple(
+        (name, str(args[name]))
+        for name in tool.grounded
+        if not is_grounded(args.get(name), conversation)
+    )
+    if not invented:
+        return None
+    asks = " and ".join(name.replace("_", " ") for name, _ in invented)
+    return error_output(
+        f"not executed: the caller never said this {asks}. Never guess it; "
+        f"ask the caller for their {asks}.",
+        invented,
+    )
 
 
 def serialize(result: Any) -> str:
@@ -48,6 +69,9 @@ async def run_tool(
             f"invalid arguments for {tool.name}: {exc}. Fix them and call {tool.name} again, "
             "or ask the user for the missing information."
         )
+    refused = check_grounding(tool, args, ctx.grounding_text())
+    if refused is not None:
+        return refused
     timeout = tool.timeout_s if tool.timeout_s is not None else default_timeout_s
     try:
         result = await asyncio.wait_for(tool.invoke(ctx, args), timeout)
