@@ -89,8 +89,7 @@ def _prepare(spec: cache.ModelSpec) -> None:
     if cache.is_ready(spec):
         return
     if cache.sources(spec) is None:
-        pkgs = sorted({p for p, _ in spec.parts})
-        err.print(f"[dim]skip {spec.name}: install {pkgs[0]}… to prepare it[/]")
+        err.print(f"[dim]skip {spec.name}: pip install -e '.[{spec.pip_extra}]' to prepare it[/]")
         return
     columns = (
         "[progress.description]{task.description}",

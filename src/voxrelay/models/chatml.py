@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from voxrelay.models.base import Message, ToolSpec
+from voxrelay.errors import ModelError
+from voxrelay.models.base import Message, ToolCall, ToolSpec
 
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
@@ -136,3 +138,45 @@ def tool_call_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
         for t in tools
     ]
     return options[0] if len(options) == 1 else {"anyOf": options}
+
+
+def complete_json(raw: bytes) -> bool:
+    """True once `raw` starts with one whole JSON object (more may follow)."""
+    try:
+        json.JSONDecoder().raw_decode(raw.decode("utf-8", errors="replace").lstrip())
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def parse_tool_call(raw: bytes, offered: Sequence[ToolSpec]) -> ToolCall:
+    """Read one `{"name", "arguments"}` call from model output; ModelError says what is wrong.
+
+    Tolerates what small models add around a call (a `<tool_call>` tag, a code fence, text
+    after the object) and arguments given as a JSON string; a truncated or unknown call is
+    reported, never guessed.
+    """
+    text = raw.decode("utf-8", errors="replace").strip()
+    text = text.removeprefix(TOOL_CALL_OPEN).strip().removeprefix("```json").removeprefix("```")
+    start = text.find("{")
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text[start:] if start >= 0 else text)
+    except json.JSONDecodeError:
+        raise ModelError(f"the model produced an unfinished tool call: {text[:200]!r}") from None
+    if not isinstance(value, dict) or "name" not in value:
+        raise ModelError(f"the model's tool call has no name: {text[:200]!r}")
+    name = str(value["name"])
+    if name not in {t.name for t in offered}:
+        known = ", ".join(t.name for t in offered) or "none"
+        raise ModelError(f"the model called {name!r}, which is not on offer (tools: {known})")
+    arguments = value.get("arguments") or {}
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError:
+            raise ModelError(f"the arguments of {name} are not JSON: {arguments[:200]!r}") from None
+    if not isinstance(arguments, dict):
+        raise ModelError(f"the arguments of {name} must be a JSON object")
+    return ToolCall(
+        f"call_{uuid.uuid4().hex[:16]}", name, json.dumps(arguments, ensure_ascii=False)
+    )

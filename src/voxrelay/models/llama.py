@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import json
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
@@ -32,7 +30,13 @@ from voxrelay.models.base import (
     ToolSpec,
     Usage,
 )
-from voxrelay.models.chatml import TOOL_CALL_OPEN, format_prompt, tool_call_schema
+from voxrelay.models.chatml import (
+    TOOL_CALL_OPEN,
+    complete_json,
+    format_prompt,
+    parse_tool_call,
+    tool_call_schema,
+)
 from voxrelay.models.grammar import schema_to_gbnf
 
 MAX_TEXT_TOKENS = 512
@@ -214,14 +218,9 @@ class LlamaChatModel:
         raw = bytearray()
         for token in self._tokens(prompt, grammar, MAX_CALL_TOKENS, cancel, ban_calls=False):
             raw += self._llm.detokenize([token])
-            if raw.rstrip().endswith(b"}"):
-                parsed = _try_json(raw)
-                if parsed is not None:
-                    return _to_call(parsed, offered)
-        parsed = _try_json(raw)
-        if parsed is None:
-            raise ModelError(f"the local model produced an unfinished tool call: {raw[:200]!r}")
-        return _to_call(parsed, offered)
+            if raw.rstrip().endswith(b"}") and complete_json(bytes(raw)):
+                break
+        return parse_tool_call(bytes(raw), offered)
 
     def _tokens(
         self, prompt: list[int], grammar: Any, limit: int, cancel: threading.Event, ban_calls: bool
@@ -288,19 +287,3 @@ def _offered(tools: Sequence[ToolSpec], tool_choice: ToolChoice) -> list[ToolSpe
     if tool_choice in ("auto", "none", "required"):
         return list(tools) if tool_choice != "none" else []
     return [t for t in tools if t.name == tool_choice]
-
-
-def _try_json(raw: bytes | bytearray) -> dict[str, Any] | None:
-    try:
-        value = json.loads(bytes(raw).decode("utf-8", errors="replace"))
-    except json.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _to_call(parsed: dict[str, Any], offered: list[ToolSpec]) -> ToolCall:
-    name = str(parsed.get("name", ""))
-    if name not in {t.name for t in offered}:
-        raise ModelError(f"the local model called an unknown tool {name!r}")
-    arguments = json.dumps(parsed.get("arguments") or {}, ensure_ascii=False)
-    return ToolCall(call_id=f"call_{uuid.uuid4().hex[:16]}", name=name, arguments=arguments)
