@@ -112,6 +112,12 @@ class LlamaChatModel:
                 cancel.set()  # the worker stops at its next token; keep the lock until it has
                 await asyncio.wait([thread])
 
+    async def reset(self) -> None:
+        """Forget the KV cache and saved prompt states (the next request starts cold)."""
+        async with self._lock:
+            self._llm.reset()  # type: ignore[no-untyped-call]
+            self._states.clear()
+
     async def warm(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> None:
         """Evaluate the system prompt now, so the next response starts from a cached prefix."""
         prompt = self._llm.tokenize(
