@@ -67,7 +67,6 @@ class Scenario:
     start: str | None = None
     """Name of the first agent; defaults to the first in the list."""
     description: str = ""
-    chat_model_roles: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.agents:
