@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import sys
 from typing import Annotated
@@ -201,11 +200,12 @@ def _print_readable(event: app.AppEventBase, echo_user: bool = True) -> None:
 
 
 def _register_extensions() -> None:
-    """Add command groups that live with their subsystems (speech tools)."""
-    if importlib.util.find_spec("voxrelay.speech.cli") is not None:
-        from voxrelay.speech.cli import register  # type: ignore[import-not-found,unused-ignore]
+    """Add the commands that live with their subsystems (speech tools, evals)."""
+    from voxrelay.evals.cli import register as register_evals
+    from voxrelay.speech.cli import register as register_speech
 
-        register(cli)
+    register_speech(cli)
+    register_evals(cli)
 
 
 _register_extensions()
