@@ -114,6 +114,9 @@ async def _run_with_progress(cases: list[Case], chat: ChatModel, name: str) -> l
             progress.update(
                 task, advance=1, description=f"{name}: {passed}/{done} ok, last {r.case.id}"
             )
+            if not err.is_terminal:  # no live bar: one line per case instead
+                mark = "ok" if r.verdict.passed else "FAIL"
+                err.print(f"{name} {done}/{len(cases)} {r.case.id}: {mark} ({r.seconds:.1f} s)")
 
         return await run_cases(cases, chat, name, on_result=advance)
 
