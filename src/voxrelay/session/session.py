@@ -13,6 +13,7 @@ from typing import Any
 
 from voxrelay.agents import Agent, HistoryEntry, RunContext, Scenario
 from voxrelay.agents.agent import HANDOFF_PREFIX
+from voxrelay.agents.context import Role
 from voxrelay.config import Settings, get_settings
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.model import RealtimeModel
@@ -24,6 +25,7 @@ from voxrelay.realtime.types import (
     FunctionToolDef,
     InputText,
     MessageItem,
+    Response,
     ResponseParams,
     SessionConfig,
 )
@@ -151,7 +153,7 @@ class Session:
     async def _emit(self, event: app.AppEventBase) -> None:
         await self._events.put(event)
 
-    def _remember(self, role: Any, text: str, name: str | None = None, ok: bool = True) -> None:
+    def _remember(self, role: Role, text: str, name: str | None = None, ok: bool = True) -> None:
         entry = HistoryEntry(role=role, text=text, agent=self.agent.name, name=name, ok=ok)
         self.history.append(entry)
 
@@ -175,7 +177,7 @@ class Session:
             )
             await self._emit(app.TurnDone(agent=self.agent.name))
 
-    async def _response_done(self, response: Any) -> None:
+    async def _response_done(self, response: Response) -> None:
         if response.status == "failed":
             detail = (response.status_details.error or {}) if response.status_details else {}
             text = detail.get("message", "the model failed to respond")
