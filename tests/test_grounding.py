@@ -119,14 +119,14 @@ async def test_values_from_tool_results_are_grounded_but_failed_results_are_not(
             call("cancel", '{"order_id": "ORD-7781"}'),
             say("Cancelled."),
             call("lookup", '{"phone_number": "9999999999"}'),
-            call("lookup", '{"phone_number": "9999999999"}'),
+            call("cancel", '{"order_id": "9999999999"}'),
             say("What is your number?"),
         ]
     )
     session, events = await turn(model, "My number is 2065550142, cancel my order", "again")
     assert session.state["cancelled"] == "ORD-7781"  # came from lookup's result
     refused = [e for e in events if isinstance(e, app.ArgumentRefused)]
-    assert len(refused) == 2  # a refusal's own result never grounds a retry
+    assert [r.name for r in refused] == ["lookup", "cancel"]  # a refusal never grounds a value
 
 
 def test_retail_and_supervisor_tools_ground_caller_details() -> None:

@@ -285,3 +285,17 @@ async def test_engine_errors_surface_as_app_events_and_session_continues(run):
     assert error.code == "response_cancel_not_active"
     events = await session.run_turn("hello")
     assert kinds(events)[-2:] == ["assistant_message", "turn_done"]
+
+
+async def test_a_repeated_failed_call_is_not_run_again_and_words_follow(run):
+    session, model, _, _ = await run(
+        call("lookup_orders", '{"phone_number": "555"}'),
+        call("lookup_orders", '{"phone_number":"555"}'),
+        say("What is your phone number?"),
+    )
+    events = await session.run_turn("look up my orders")
+    first, second = results(events)
+    assert not first.ok and not second.ok
+    assert "already made this exact call" in second.output
+    assert [r[2] for r in model.requests] == ["auto", "auto", "none"]
+    assert kinds(events)[-2:] == ["assistant_message", "turn_done"]

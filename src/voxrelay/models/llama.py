@@ -244,30 +244,29 @@ class LlamaChatModel:
                 return
 
     def _ban_call_openers(self) -> Any:
-        """Forbid the first token from opening a call (`<tool_call>`, bare JSON) or ending."""
+        """For `tool_choice=none`: no call syntax anywhere, and no empty reply."""
         from llama_cpp import LogitsProcessorList
 
-        banned = self._call_openers()
+        anywhere, first = self._call_openers()
         seen = [0]
 
         def ban(_ids: Any, scores: Any) -> Any:
-            if seen[0] == 0:
-                scores[banned] = -float("inf")
+            scores[first if seen[0] == 0 else anywhere] = -float("inf")
             seen[0] += 1
             return scores
 
         return LogitsProcessorList([ban])
 
-    def _call_openers(self) -> list[int]:
-        """Token ids whose text starts a tool call; computed once per model."""
+    def _call_openers(self) -> tuple[list[int], list[int]]:
+        """Tokens that write call syntax (`{`, `<tool…`); plus end-of-turn for the first token."""
         if self._openers is None:
             openers = set(self._tool_call_token)
             for token in range(self._llm.n_vocab()):
-                text = self._llm.detokenize([token]).lstrip()
-                if text.startswith((b"{", b"<tool")):
+                text = self._llm.detokenize([token])
+                if b"{" in text or text.lstrip().startswith(b"<tool"):
                     openers.add(token)
-            self._openers = sorted(openers | self._stop)
-        return self._openers
+            self._openers = sorted(openers)
+        return self._openers, sorted({*self._openers, *self._stop})
 
     def _grammar(self, tools: list[ToolSpec]) -> Any:
         from llama_cpp.llama_grammar import LlamaGrammar
