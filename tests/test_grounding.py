@@ -139,3 +139,17 @@ def test_retail_and_supervisor_tools_ground_caller_details() -> None:
     )
     assert grounded["lookup_orders"] == ("phone_number",)
     assert grounded["check_eligibility_and_possibly_initiate_return"] == ("order_id", "item_id")
+
+
+async def test_a_repeated_invented_call_is_refused_again_with_an_event() -> None:
+    model = ScriptedChatModel(
+        [
+            call("lookup", '{"phone_number": "1234567890"}'),
+            call("lookup", '{"phone_number": "1234567890"}'),
+            say("What is your phone number?"),
+        ]
+    )
+    session, events = await turn(model, "Look me up")
+    refused = [e for e in events if isinstance(e, app.ArgumentRefused)]
+    assert [r.value for r in refused] == ["1234567890", "1234567890"]
+    assert "looked_up" not in session.state

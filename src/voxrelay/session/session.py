@@ -76,7 +76,7 @@ class Session:
         another transfer; speaking first makes it take up the caller's request instead.
         """
         self._just_handed_off = False
-        self._failed_calls: dict[tuple[str, str], str] = {}
+        self._failed_calls: dict[tuple[str, str], ToolOutcome] = {}
         """Calls that failed this turn, by (name, arguments): a repeat is not run again."""
         self._force_words = False
         self._events: asyncio.Queue[app.AppEventBase] = asyncio.Queue(maxsize=1000)
@@ -250,9 +250,12 @@ class Session:
             self._remember("tool_call", f"{call.name}({call.arguments})", name=call.name)
             key = (call.name, _canonical(call.arguments))
             if key in self._failed_calls:
+                failed = self._failed_calls[key]
+                why = _error_text(failed.output)
                 outcome = error_output(
-                    f"you already made this exact call and it failed ({self._failed_calls[key]}). "
-                    "Do not repeat it: answer the caller in words."
+                    f"you already made this exact call and it failed ({why}). "
+                    "Do not repeat it: answer the caller in words.",
+                    failed.ungrounded,  # refused again for the same invented values
                 )
                 self._force_words = True
             elif call.name.startswith(HANDOFF_PREFIX) and new_agent is None:
@@ -260,7 +263,7 @@ class Session:
             else:
                 outcome = await self._call_tool(call)
             if not outcome.ok:
-                self._failed_calls.setdefault(key, _error_text(outcome.output))
+                self._failed_calls.setdefault(key, outcome)
             for argument, value in outcome.ungrounded:
                 await self._emit(
                     app.ArgumentRefused(
