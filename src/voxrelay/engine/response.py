@@ -11,6 +11,7 @@ from voxrelay.models.base import ChatModel, Message, ModelSettings, TextDelta, T
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.types import (
     FunctionCallItem,
+    FunctionToolDef,
     Item,
     MessageItem,
     OutputText,
@@ -211,6 +212,6 @@ def _usage(usage: Usage | None) -> RealtimeUsage | None:
     )
 
 
-def tool_specs(tools: Sequence[object]) -> list[ToolSpec]:
+def tool_specs(tools: Sequence[FunctionToolDef]) -> list[ToolSpec]:
     """ToolSpecs from Realtime `FunctionToolDef`s."""
-    return [ToolSpec(t.name, t.description, t.parameters) for t in tools]  # type: ignore[attr-defined]
+    return [ToolSpec(t.name, t.description, t.parameters) for t in tools]

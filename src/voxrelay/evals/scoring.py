@@ -11,10 +11,6 @@ from typing import Any
 from voxrelay.agents.grounding import is_grounded
 from voxrelay.evals.cases import Case
 
-GROUNDED_PARAMS = frozenset({"phone_number", "date_of_birth", "last_4_digits", "zip_code"})
-"""Tool parameters whose values the caller must have said (the scenarios mark these)."""
-MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
-
 Event = dict[str, Any]
 """An app event as `AppEventBase.to_json_dict()` gives it."""
 GroundedParams = Mapping[str, tuple[str, ...]]
