@@ -173,7 +173,7 @@ async def test_second_response_while_active_is_an_error(engine_for):
 
 
 async def test_cancel_ends_response_cancelled_with_incomplete_item(engine_for):
-    engine = engine_for(Step(text="a b c d e f g h", delay_s=0.02))
+    engine = engine_for(Step(text="a b c d e f g h", delay_s=0.25))
     await engine.handle(user("hi"))
     await engine.handle(ev.ResponseCreate())
     for _ in range(100):
