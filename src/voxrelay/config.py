@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     """Base URL for the speech endpoints; None uses `openai_base_url`."""
     tts_threads: int = 1
     """CPU threads for local TTS; one is fastest while the LLM decodes on the other core."""
+    api_key: str | None = None
+    """Key clients of `voxrelay serve` must send (VOXRELAY_API_KEY); None means no auth."""
+    max_message_bytes: int = 16 * 1024 * 1024
+    """Largest WebSocket message `voxrelay serve` accepts; bigger ones get an `error` event."""
 
 
 @lru_cache(maxsize=1)
