@@ -31,6 +31,15 @@ class Settings(BaseSettings):
     """API key for the OpenAI-compatible endpoint (falls back to OPENAI_API_KEY)."""
     openai_model: str = "gpt-4o-mini"
     """Model name sent to the OpenAI-compatible endpoint."""
+    realtime_backend: Literal["local", "openai", "websocket"] = "local"
+    """`local` runs the in-process engine; `openai` the OpenAI Realtime API; `websocket` any
+    compatible server at `realtime_url` (such as another machine's `voxrelay serve`)."""
+    realtime_url: str = "wss://api.openai.com/v1/realtime"
+    """WebSocket URL of the realtime server (`openai` and `websocket` backends)."""
+    realtime_model: str = "gpt-realtime"
+    """Model name sent as `?model=` to the realtime server."""
+    realtime_protocol: Literal["ga", "beta"] = "ga"
+    """Realtime protocol version the server speaks: `ga` or the older `beta`."""
     tool_timeout_s: float = 10.0
     """Seconds a tool may run before its call fails with a timeout result."""
     max_tool_steps: int = 4
