@@ -9,7 +9,8 @@ VoxrelayError
 ├── ProtocolError          a Realtime event is malformed or out of place (carries the code)
 ├── AudioFormatError       audio is not in the expected shape (rate, width, empty, corrupt WAV)
 ├── AudioFileError         an audio file is missing or unreadable (carries the path)
-└── SpeechError            an STT or TTS backend failed (retryable says whether to try again)
+├── SpeechError            an STT or TTS backend failed (retryable says whether to try again)
+└── RealtimeConnectionError  a realtime server could not be reached or the link was lost
 """
 
 from __future__ import annotations
@@ -86,3 +87,11 @@ class UnknownVoiceError(ConfigError):
             f"unknown voice {voice!r}; choose one of: {', '.join(choices)} "
             "(set the agent's `voice` or VOXRELAY_TTS_VOICE)"
         )
+
+
+class RealtimeConnectionError(VoxrelayError):
+    """A realtime server could not be reached, refused us, or the connection was lost."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        self.retryable = retryable
+        super().__init__(message)
