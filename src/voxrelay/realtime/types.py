@@ -207,8 +207,9 @@ class Usage(Model):
     total_tokens: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
-    input_token_details: dict[str, int] = Field(default_factory=dict)
-    output_token_details: dict[str, int] = Field(default_factory=dict)
+    input_token_details: dict[str, Any] = Field(default_factory=dict)
+    """Counts by kind; real servers nest objects here too (`cached_tokens_details`)."""
+    output_token_details: dict[str, Any] = Field(default_factory=dict)
 
 
 class ResponseParams(Model):
