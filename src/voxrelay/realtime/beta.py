@@ -127,3 +127,58 @@ def server_to_beta(event: JSON) -> list[JSON]:
         if mods:
             e["response"]["modalities"] = ["text", "audio"] if "audio" in mods else ["text"]
     return [e]
+
+
+# ---- the client direction: GA client events out, beta server events in --------------------
+
+_SERVER_RENAMES_TO_GA = {v: k for k, v in _SERVER_RENAMES.items()}
+
+
+def client_to_beta(event: JSON) -> JSON:
+    """A GA client event → its beta form (for a client talking to a beta server)."""
+    e: JSON = _rename_content(copy.deepcopy(event), _CONTENT_TO_BETA)
+    kind = e.get("type")
+    if kind == "session.update" and isinstance(e.get("session"), dict):
+        e["session"] = session_to_beta(e["session"])
+    elif kind == "response.create" and isinstance(e.get("response"), dict):
+        r = e["response"]
+        mods = r.pop("output_modalities", None)
+        if mods:
+            r["modalities"] = ["text", "audio"] if "audio" in mods else ["text"]
+        if "max_output_tokens" in r:
+            r["max_response_output_tokens"] = r.pop("max_output_tokens")
+    return e
+
+
+class BetaServerDecoder:
+    """Beta server events → GA, per connection (beta's `arguments.done` omits the name)."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+        """Function name by call_id, learnt from function_call items."""
+
+    def decode(self, event: JSON) -> list[JSON]:
+        """One beta server event → zero or more GA events."""
+        kind = event.get("type", "")
+        e: JSON = _rename_content(copy.deepcopy(event), _CONTENT_TO_GA)
+        e["type"] = _SERVER_RENAMES_TO_GA.get(kind, kind)
+        if kind in ("session.created", "session.updated") and isinstance(e.get("session"), dict):
+            e["session"] = session_from_beta(e["session"])
+        elif kind in ("response.created", "response.done") and isinstance(e.get("response"), dict):
+            mods = e["response"].pop("modalities", None)
+            if mods:
+                e["response"]["output_modalities"] = ["audio"] if "audio" in mods else ["text"]
+        self._learn(e.get("item"))
+        if kind == "response.function_call_arguments.done" and not e.get("name"):
+            e["name"] = self._names.get(str(e.get("call_id")), "")
+        if kind == "conversation.item.created" and (e.get("item") or {}).get("status") in (
+            None,
+            "completed",
+        ):
+            done = copy.deepcopy({**e, "type": "conversation.item.done"})
+            return [e, done]  # GA also says when an item is final
+        return [e]
+
+    def _learn(self, item: Any) -> None:
+        if isinstance(item, dict) and item.get("type") == "function_call" and item.get("name"):
+            self._names[str(item.get("call_id"))] = str(item["name"])
