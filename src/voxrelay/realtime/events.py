@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 
 from voxrelay.errors import ProtocolError
 from voxrelay.realtime.types import (
@@ -285,18 +292,40 @@ class _PartEvent(ServerEventBase):
     content_index: int
 
 
-class ContentPartAdded(_PartEvent):
+_PART_TO_WIRE = {"output_text": "text", "output_audio": "audio"}
+_PART_FROM_WIRE = {v: k for k, v in _PART_TO_WIRE.items()}
+
+
+class _PartCarrier(_PartEvent):
+    """On the wire a response's content part is typed `text`/`audio` (GA and beta alike)."""
+
+    part: ContentPart
+
+    @field_validator("part", mode="before")
+    @classmethod
+    def _part_from_wire(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("type") in _PART_FROM_WIRE:
+            return {**value, "type": _PART_FROM_WIRE[value["type"]]}
+        return value
+
+    @field_serializer("part", mode="wrap")
+    def _part_to_wire(self, part: ContentPart, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(part)
+        if isinstance(data, dict) and data.get("type") in _PART_TO_WIRE:
+            data["type"] = _PART_TO_WIRE[data["type"]]
+        return data
+
+
+class ContentPartAdded(_PartCarrier):
     """A content part began."""
 
     type: Literal["response.content_part.added"] = "response.content_part.added"
-    part: ContentPart
 
 
-class ContentPartDone(_PartEvent):
+class ContentPartDone(_PartCarrier):
     """A content part is final."""
 
     type: Literal["response.content_part.done"] = "response.content_part.done"
-    part: ContentPart
 
 
 class OutputTextDelta(_PartEvent):
