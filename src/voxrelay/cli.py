@@ -133,15 +133,20 @@ def chat(
 async def _chat(scenario_name: str, agent: str | None, as_json: bool) -> None:
     from voxrelay.engine import Engine
     from voxrelay.models import load_chat_model
-    from voxrelay.realtime import InProcessRealtime
+    from voxrelay.realtime import load_realtime_model
     from voxrelay.session import Session
 
     scenario = load_scenario(scenario_name)
     if agent is not None:
         scenario.agent(agent)  # fail fast, before loading the model
-    chat_model = load_chat_model()
+    settings = get_settings()
+    # A cloud realtime model needs no local LLM; a helper model (a supervisor) then needs
+    # VOXRELAY_LLM_BACKEND=openai.
+    local = settings.realtime_backend == "local" or settings.llm_backend == "openai"
+    chat_model = load_chat_model() if local else None
     scenario = load_scenario(scenario_name, chat_model)
-    session = Session(scenario, InProcessRealtime(Engine(chat_model)), agent=agent)
+    model = load_realtime_model(settings, lambda: Engine(chat_model or load_chat_model()))
+    session = Session(scenario, model, agent=agent)
     show = _print_json if as_json else _print_readable
     interactive = sys.stdin.isatty()
     async with session:
@@ -202,10 +207,12 @@ def _print_readable(event: app.AppEventBase, echo_user: bool = True) -> None:
 def _register_extensions() -> None:
     """Add the commands that live with their subsystems (speech tools, evals)."""
     from voxrelay.evals.cli import register as register_evals
+    from voxrelay.server.cli import register as register_server
     from voxrelay.speech.cli import register as register_speech
 
     register_speech(cli)
     register_evals(cli)
+    register_server(cli)
 
 
 _register_extensions()
