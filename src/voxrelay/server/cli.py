@@ -1,0 +1,48 @@
+"""`voxrelay serve`: the local engine as an OpenAI Realtime-compatible server."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from voxrelay.config import get_settings
+from voxrelay.errors import VoxrelayError
+
+err = Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `serve` command to the voxrelay CLI."""
+    app.command("serve")(serve)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the local models at /v1/realtime for any OpenAI Realtime client."""
+    from voxrelay.server.app import create_app
+    from voxrelay.server.engines import load_local_engines
+    from voxrelay.server.serving import uvicorn_config
+
+    settings = get_settings()
+    started = time.monotonic()
+    try:
+        with err.status("loading models…") as status:
+            engines = load_local_engines(settings, progress=lambda step: status.update(step + "…"))
+    except VoxrelayError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    loaded = ", ".join(f"{role} {name}" for role, name in engines.models.items())
+    err.print(f"loaded {loaded} in {time.monotonic() - started:.1f} s")
+    app = create_app(settings, engines)
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    auth = "VOXRELAY_API_KEY required" if settings.api_key else "no API key required"
+    err.print(f"Realtime endpoint: [bold]ws://{shown}:{port}/v1/realtime[/] ({auth})")
+    err.print(f"HTTP base URL:     http://{shown}:{port}/v1   health: http://{shown}:{port}/health")
+    uvicorn.Server(uvicorn_config(app, settings, host=host, port=port, log_level=log_level)).run()
