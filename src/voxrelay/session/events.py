@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class AppEventBase(BaseModel):
@@ -22,17 +22,23 @@ class AppEventBase(BaseModel):
 
 
 class UserMessage(AppEventBase):
-    """The user said or typed something."""
+    """The user said or typed something (spoken words arrive as their transcript)."""
 
     type: Literal["user_message"] = "user_message"
     text: str
+    item_id: str | None = None
+    """The user audio item this transcript belongs to; None for typed text."""
 
 
 class AssistantMessage(AppEventBase):
-    """The active agent replied (after output guardrails passed)."""
+    """The active agent replied (after output guardrails passed); for audio, the transcript."""
 
     type: Literal["assistant_message"] = "assistant_message"
     text: str
+    item_id: str | None = None
+    """The assistant item, for spoken replies; None for text."""
+    interrupted: bool | None = None
+    """True when the caller barged in before hearing all of it; None otherwise."""
 
 
 class ToolCalled(AppEventBase):
@@ -91,6 +97,56 @@ class ErrorOccurred(AppEventBase):
     text: str
 
 
+class UserSpeechStarted(AppEventBase):
+    """Turn detection heard the caller start speaking."""
+
+    type: Literal["user_speech_started"] = "user_speech_started"
+    item_id: str
+    """The user item the speech will become."""
+    audio_start_ms: int
+
+
+class UserSpeechStopped(AppEventBase):
+    """Turn detection heard the caller stop speaking."""
+
+    type: Literal["user_speech_stopped"] = "user_speech_stopped"
+    item_id: str
+    audio_end_ms: int
+
+
+class AssistantAudio(AppEventBase):
+    """A piece of the active agent's spoken reply (PCM16 mono; the bytes are not in JSON)."""
+
+    type: Literal["assistant_audio"] = "assistant_audio"
+    pcm: bytes = Field(exclude=True, repr=False)
+    """16-bit signed little-endian mono samples."""
+    sample_rate: int
+    item_id: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def duration_ms(self) -> int:
+        """Length of `pcm` in milliseconds."""
+        return len(self.pcm) // 2 * 1000 // self.sample_rate
+
+
+class Interrupted(AppEventBase):
+    """The caller barged in: the assistant item was truncated at what they heard."""
+
+    type: Literal["interrupted"] = "interrupted"
+    item_id: str
+    played_ms: int
+    """Milliseconds of the item that were played; the truncate position."""
+
+
+class PlaybackCleared(AppEventBase):
+    """Queued assistant audio was dropped from the output without being played."""
+
+    type: Literal["playback_cleared"] = "playback_cleared"
+    item_id: str
+    dropped_ms: int
+
+
 class TurnDone(AppEventBase):
     """The agent finished answering the last user message."""
 
@@ -106,6 +162,11 @@ AppEvent = Annotated[
     | AgentChanged
     | GuardrailTripped
     | ErrorOccurred
+    | UserSpeechStarted
+    | UserSpeechStopped
+    | AssistantAudio
+    | Interrupted
+    | PlaybackCleared
     | TurnDone,
     Field(discriminator="type"),
 ]

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from voxrelay.agents import Agent, HistoryEntry, RunContext, Scenario
 from voxrelay.agents.agent import HANDOFF_PREFIX
 from voxrelay.agents.context import Role
 from voxrelay.config import Settings, get_settings
+from voxrelay.errors import ConfigError
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.model import RealtimeModel
 from voxrelay.realtime.types import (
@@ -23,16 +24,25 @@ from voxrelay.realtime.types import (
     FunctionCallItem,
     FunctionCallOutputItem,
     FunctionToolDef,
+    InputAudio,
     InputText,
     MessageItem,
+    OutputAudio,
     Response,
     ResponseParams,
     SessionConfig,
 )
 from voxrelay.session import events as app
+from voxrelay.session.playback import AudioOutput as PlaybackOutput
+from voxrelay.session.playback import PlaybackTracker
 from voxrelay.session.tools import ToolOutcome, error_output, run_tool
+from voxrelay.session.voice import VoiceOptions, decode_audio, encode_audio, format_rate
 
 log = logging.getLogger(__name__)
+
+Handler = Callable[[Any], Awaitable[None]]
+MIN_COMMIT_MS = 100
+"""A commit needs at least this much audio (the Realtime API refuses shorter buffers)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,7 @@ class Session:
         state: dict[str, Any] | None = None,
         output_modalities: list[str] | None = None,
         speak_after_handoff: bool = True,
+        voice: VoiceOptions | None = None,
     ) -> None:
         self.scenario = scenario
         self.model = model
@@ -68,7 +79,11 @@ class Session:
         self.history: list[HistoryEntry] = []
         self.state: dict[str, Any] = state if state is not None else {}
         self.handoffs: list[HandoffRecord] = []
-        self.output_modalities = output_modalities or ["text"]
+        if voice is None and output_modalities is not None and "audio" in output_modalities:
+            voice = VoiceOptions()
+        self.voice = voice
+        """Audio settings; None for a text session."""
+        self.output_modalities = output_modalities or (["audio"] if voice else ["text"])
         self.speak_after_handoff = speak_after_handoff
         """The new agent's first response after a handoff is words, not another tool call.
 
@@ -84,6 +99,18 @@ class Session:
         self._tool_steps = 0
         self._handed_off_this_turn = False
         self._retried_guardrail = False
+        out_rate = format_rate(voice.output_format) if voice else 24000
+        self.playback = PlaybackTracker(out_rate)
+        """What assistant audio was queued and what was played; transports report playback."""
+        self._output: PlaybackOutput | None = None
+        self._active_response: str | None = None
+        self._awaiting_response = False
+        self._speaking = False
+        self._pending_user: dict[str, HistoryEntry] = {}
+        """User audio items waiting for their transcript, by item id, with their history slot."""
+        self._input_samples = 0
+        self.dropped_audio_events = 0
+        """`assistant_audio` app events dropped because nobody read the event queue."""
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -91,6 +118,8 @@ class Session:
         """Connect with the first agent's configuration and say its greeting, if any."""
         config = self._config(self.agent)
         config.output_modalities = self.output_modalities  # type: ignore[assignment]
+        if self.voice is not None:
+            config.audio = self.voice.audio_config(self.agent.voice)
         await self.model.connect(config)
         self._pump = asyncio.create_task(self._read(), name="session events")
         if self.agent.greeting:
@@ -115,15 +144,23 @@ class Session:
 
     async def send_text(self, text: str) -> None:
         """Add a user message and ask the active agent to respond."""
-        self._tool_steps = 0
-        self._handed_off_this_turn = False
-        self._retried_guardrail = False
-        self._failed_calls.clear()
+        self._new_turn()
         item = MessageItem(role="user", content=[InputText(text=text)])
         self._remember("user", text)
         await self._emit(app.UserMessage(agent=self.agent.name, text=text))
         await self.model.send(ev.ConversationItemCreate(item=item))
-        await self.model.send(ev.ResponseCreate())
+        await self._create_response()
+
+    def _new_turn(self) -> None:
+        """Reset the per-turn limits: tool steps, handoff, guardrail retry, failed calls."""
+        self._tool_steps = 0
+        self._handed_off_this_turn = False
+        self._retried_guardrail = False
+        self._failed_calls.clear()
+
+    async def _create_response(self, params: ResponseParams | None = None) -> None:
+        self._awaiting_response = True
+        await self.model.send(ev.ResponseCreate(response=params))
 
     def events(self) -> AsyncIterator[app.AppEventBase]:
         """App events as they happen."""
@@ -157,29 +194,60 @@ class Session:
     async def _emit(self, event: app.AppEventBase) -> None:
         await self._events.put(event)
 
+    def _emit_audio(self, event: app.AssistantAudio) -> None:
+        """Audio events never stall the session: with nobody reading, they are dropped."""
+        try:
+            self._events.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped_audio_events += 1
+
     def _remember(self, role: Role, text: str, name: str | None = None, ok: bool = True) -> None:
         entry = HistoryEntry(role=role, text=text, agent=self.agent.name, name=name, ok=ok)
         self.history.append(entry)
 
     # ---- server events -----------------------------------------------------------------------
 
+    def _handlers(self) -> dict[str, Handler]:
+        return {
+            "response.created": self._response_created,
+            "response.done": self._on_response_done,
+            "error": self._error,
+            **self._voice_handlers(),
+        }
+
     async def _read(self) -> None:
+        handlers = self._handlers()
         try:
             async for event in self.model.events():
-                if isinstance(event, ev.ResponseDone):
-                    await self._response_done(event.response)
-                elif isinstance(event, ev.ErrorEvent):
-                    await self._emit(
-                        app.ErrorOccurred(
-                            agent=self.agent.name, code=event.error.code, text=event.error.message
-                        )
-                    )
+                handler = handlers.get(event.type)
+                if handler is not None:
+                    await handler(event)
         except Exception as exc:
             log.exception("realtime event stream failed")
             await self._emit(
                 app.ErrorOccurred(agent=self.agent.name, code="stream_failed", text=str(exc))
             )
             await self._emit(app.TurnDone(agent=self.agent.name))
+
+    async def _response_created(self, event: ev.ResponseCreated) -> None:
+        self._active_response = event.response.id
+        self._awaiting_response = False
+
+    async def _on_response_done(self, event: ev.ResponseDone) -> None:
+        self._active_response = None
+        for item in event.response.output:
+            if isinstance(item, MessageItem) and item.id:
+                self.playback.finished(item.id)
+        await self._response_done(event.response)
+
+    async def _error(self, event: ev.ErrorEvent) -> None:
+        if event.error.code != "conversation_already_has_active_response":
+            self._awaiting_response = False
+        await self._emit(
+            app.ErrorOccurred(
+                agent=self.agent.name, code=event.error.code, text=event.error.message
+            )
+        )
 
     async def _response_done(self, response: Response) -> None:
         if response.status == "failed":
@@ -218,7 +286,15 @@ class Session:
                 await self._retract(item, verdict.rationale)
                 return False
         self._remember("assistant", text)
-        await self._emit(app.AssistantMessage(agent=self.agent.name, text=text))
+        spoken = item.id is not None and any(isinstance(p, OutputAudio) for p in item.content)
+        await self._emit(
+            app.AssistantMessage(
+                agent=self.agent.name,
+                text=text,
+                item_id=item.id if spoken else None,
+                interrupted=True if spoken and self.playback.was_cut(item.id or "") else None,
+            )
+        )
         return True
 
     async def _retract(self, item: MessageItem, rationale: str) -> None:
@@ -231,7 +307,192 @@ class Session:
         self._retried_guardrail = True
         note = f"\n\nYour last reply was blocked ({rationale}). Reply again, staying within policy."
         params = ResponseParams(instructions=self.agent.instructions + note)
-        await self.model.send(ev.ResponseCreate(response=params))
+        await self._create_response(params)
+
+    # ---- voice -------------------------------------------------------------------------------
+
+    def attach_output(self, output: PlaybackOutput | None) -> None:
+        """Send assistant audio to `output` as it arrives; it reports playback to `playback`."""
+        self._output = output
+
+    async def send_audio(self, pcm: bytes) -> None:
+        """Append caller audio: PCM16 mono at `input_rate` (24 kHz unless configured)."""
+        voice = self._require_voice("send_audio")
+        if not pcm:
+            return
+        self._input_samples += len(pcm) // 2
+        audio = encode_audio(pcm, voice.input_format)
+        await self.model.send(ev.InputAudioBufferAppend(audio=audio))
+
+    async def commit_audio(self) -> None:
+        """Push-to-talk: end the caller's turn (commit) and, without server VAD, ask for a reply."""
+        voice = self._require_voice("commit_audio")
+        heard_ms = self._input_samples * 1000 // self.input_rate
+        if heard_ms < MIN_COMMIT_MS:
+            text = f"only {heard_ms} ms of audio to commit; hold to talk for at least 100 ms"
+            await self._emit(
+                app.ErrorOccurred(agent=self.agent.name, code="commit_too_short", text=text)
+            )
+            return
+        self._input_samples = 0
+        await self.interrupt()
+        self._new_turn()
+        await self.model.send(ev.InputAudioBufferCommit())
+        if voice.turn_detection is None:
+            await self._create_response()
+
+    async def clear_audio(self) -> None:
+        """Drop the caller audio appended since the last commit."""
+        self._require_voice("clear_audio")
+        self._input_samples = 0
+        await self.model.send(ev.InputAudioBufferClear())
+
+    @property
+    def input_rate(self) -> int:
+        """Sample rate `send_audio` expects."""
+        return format_rate(self.voice.input_format) if self.voice else 24000
+
+    @property
+    def output_rate(self) -> int:
+        """Sample rate of `assistant_audio` events."""
+        return self.playback.sample_rate
+
+    @property
+    def busy(self) -> bool:
+        """The caller is speaking, a reply is pending or running, or a transcript is due."""
+        return bool(
+            self._speaking or self._active_response or self._awaiting_response or self._pending_user
+        )
+
+    async def interrupt(self) -> app.Interrupted | None:
+        """Barge-in: stop playback, truncate what was not heard, cancel a running reply."""
+        cut = self.playback.interrupt()
+        if cut is None:
+            return None
+        if self._output is not None:
+            self._output.clear()
+            await self._emit(
+                app.PlaybackCleared(
+                    agent=self.agent.name, item_id=cut.item_id, dropped_ms=cut.dropped_ms
+                )
+            )
+        await self.model.send(
+            ev.ConversationItemTruncate(
+                item_id=cut.item_id, content_index=0, audio_end_ms=cut.played_ms
+            )
+        )
+        event = app.Interrupted(agent=self.agent.name, item_id=cut.item_id, played_ms=cut.played_ms)
+        await self._emit(event)
+        server_cancels = self.voice is not None and self.voice.server_cancels and self._speaking
+        if self._active_response and not server_cancels:
+            await self.model.send(ev.ResponseCancel(response_id=self._active_response))
+        return event
+
+    def _require_voice(self, what: str) -> VoiceOptions:
+        if self.voice is None:
+            raise ConfigError(
+                f"{what} needs a voice session: create it with "
+                "Session(..., output_modalities=['audio']) or voice=VoiceOptions()"
+            )
+        return self.voice
+
+    def _voice_handlers(self) -> dict[str, Handler]:
+        return {
+            "input_audio_buffer.speech_started": self._speech_started,
+            "input_audio_buffer.speech_stopped": self._speech_stopped,
+            "input_audio_buffer.committed": self._committed,
+            "input_audio_buffer.cleared": self._cleared,
+            "conversation.item.added": self._item_added,
+            "conversation.item.input_audio_transcription.completed": self._transcribed,
+            "conversation.item.input_audio_transcription.failed": self._transcription_failed,
+            "response.output_audio.delta": self._audio_delta,
+            "response.output_audio.done": self._audio_done,
+        }
+
+    async def _speech_started(self, event: ev.SpeechStarted) -> None:
+        self._speaking = True
+        await self._emit(
+            app.UserSpeechStarted(
+                agent=self.agent.name, item_id=event.item_id, audio_start_ms=event.audio_start_ms
+            )
+        )
+        await self.interrupt()
+
+    async def _speech_stopped(self, event: ev.SpeechStopped) -> None:
+        await self._emit(
+            app.UserSpeechStopped(
+                agent=self.agent.name, item_id=event.item_id, audio_end_ms=event.audio_end_ms
+            )
+        )
+
+    async def _committed(self, event: ev.InputAudioBufferCommitted) -> None:
+        self._speaking = False
+        self._input_samples = 0
+        self._new_turn()
+        td = self.voice.turn_detection if self.voice else None
+        if td is not None and td.create_response is not False:
+            self._awaiting_response = True
+
+    async def _cleared(self, event: ev.InputAudioBufferCleared) -> None:
+        self._speaking = False
+
+    async def _item_added(self, event: ev.ConversationItemAdded) -> None:
+        """Hold the caller's place in the history until their words are transcribed."""
+        item = event.item
+        if not isinstance(item, MessageItem) or item.role != "user" or item.id is None:
+            return
+        if any(isinstance(p, InputAudio) for p in item.content) and not item.text():
+            slot = HistoryEntry(role="user", text="", agent=self.agent.name)
+            self.history.append(slot)
+            self._pending_user[item.id] = slot
+
+    async def _transcribed(self, event: ev.TranscriptionCompleted) -> None:
+        text = event.transcript.strip()
+        entry = HistoryEntry(role="user", text=text, agent=self.agent.name)
+        slot = self._pending_user.pop(event.item_id, None)
+        self._fill_slot(slot, entry if text else None)
+        if text:
+            await self._emit(
+                app.UserMessage(agent=self.agent.name, text=text, item_id=event.item_id)
+            )
+
+    async def _transcription_failed(self, event: ev.TranscriptionFailed) -> None:
+        self._fill_slot(self._pending_user.pop(event.item_id, None), None)
+        text = f"could not transcribe the caller's audio: {event.error.message}"
+        await self._emit(
+            app.ErrorOccurred(agent=self.agent.name, code="transcription_failed", text=text)
+        )
+
+    def _fill_slot(self, slot: HistoryEntry | None, entry: HistoryEntry | None) -> None:
+        """Put a transcript in its reserved history slot (or append it); None drops the slot."""
+        index = next((i for i, e in enumerate(self.history) if e is slot), None)
+        if index is None:
+            if entry is not None:
+                self.history.append(entry)
+        elif entry is None:
+            del self.history[index]
+        else:
+            self.history[index] = entry
+
+    async def _audio_delta(self, event: ev.OutputAudioDelta) -> None:
+        fmt = self.voice.output_format if self.voice else None
+        if fmt is None:
+            return
+        pcm = decode_audio(event.delta, fmt)
+        if not pcm or not self.playback.queued(event.item_id, len(pcm) // 2):
+            return  # the caller cut this item off; its late audio is not played
+        if self._output is not None:
+            self._output.play(pcm)
+        else:
+            self.playback.played(len(pcm) // 2)  # nobody plays it: count it as heard
+        self._emit_audio(
+            app.AssistantAudio(
+                agent=self.agent.name, pcm=pcm, sample_rate=self.output_rate, item_id=event.item_id
+            )
+        )
+
+    async def _audio_done(self, event: ev.OutputAudioDone) -> None:
+        self.playback.finished(event.item_id)
 
     # ---- tools and handoffs ------------------------------------------------------------------
 
@@ -295,9 +556,9 @@ class Session:
             or self._tool_steps >= self.settings.max_tool_steps
             or (just_handed_off and self.speak_after_handoff)
         ):
-            await self.model.send(ev.ResponseCreate(response=ResponseParams(tool_choice="none")))
+            await self._create_response(ResponseParams(tool_choice="none"))
         else:
-            await self.model.send(ev.ResponseCreate())
+            await self._create_response()
 
     async def _call_tool(self, call: FunctionCallItem) -> ToolOutcome:
         tools = {t.name: t for t in self.agent.tools}
@@ -348,8 +609,9 @@ class Session:
         """The session fields that belong to an agent: instructions, tools, voice."""
         tools = [FunctionToolDef.model_validate(t.spec()) for t in self.scenario.tools_for(agent)]
         config = SessionConfig(instructions=agent.instructions, tools=tools, tool_choice="auto")
-        if agent.voice:
-            config.audio = AudioConfig(output=AudioOutput(voice=agent.voice))
+        voice = agent.voice or (self.voice.voice if self.voice else None)
+        if voice:
+            config.audio = AudioConfig(output=AudioOutput(voice=voice))
         return config
 
     async def _greet(self, text: str) -> None:
