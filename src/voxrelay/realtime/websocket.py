@@ -95,6 +95,11 @@ class WebSocketRealtime:
         self._ended = False
         self._gave_up: str | None = None
 
+    @property
+    def connected(self) -> bool:
+        """True while a connection is open; False while reconnecting and once closed."""
+        return self._ws is not None
+
     # ---- the RealtimeModel interface ---------------------------------------------------------
 
     async def connect(self, session: SessionConfig | None = None) -> None:
