@@ -239,7 +239,9 @@ class TranscriptionCompleted(ServerEventBase):
     item_id: str
     content_index: int = 0
     transcript: str
-    usage: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = Field(default_factory=lambda: {"type": "duration", "seconds": 0})
+    """Required by strict clients: `{type: duration, seconds}` (pass the audio's real length)
+    or `{type: tokens, …}`."""
 
 
 class TranscriptionFailed(ServerEventBase):
