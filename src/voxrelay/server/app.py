@@ -50,7 +50,7 @@ def create_app(
     state = ServerState(
         settings=settings,
         factory=engine_factory,
-        gate=Gate(settings.api_key, keys or KeyStore()),
+        gate=Gate(settings.api_key, keys if keys is not None else KeyStore()),
         models=dict(models or getattr(engine_factory, "models", {})),
     )
     app = FastAPI(title="voxrelay", summary="OpenAI Realtime-compatible local voice agents")

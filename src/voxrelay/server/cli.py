@@ -24,6 +24,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    text_only: Annotated[
+        bool, typer.Option("--text-only", help="Skip loading speech models (no audio).")
+    ] = False,
 ) -> None:
     """Serve the local models at /v1/realtime for any OpenAI Realtime client."""
     from voxrelay.server.app import create_app
@@ -34,7 +37,9 @@ def serve(
     started = time.monotonic()
     try:
         with err.status("loading models…") as status:
-            engines = load_local_engines(settings, progress=lambda step: status.update(step + "…"))
+            engines = load_local_engines(
+                settings, lambda step: status.update(step + "…"), speech=not text_only
+            )
     except VoxrelayError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(1) from None

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from typing import Any
 
 from voxrelay.config import Settings
 from voxrelay.engine import Engine
+from voxrelay.engine.speech import SpeechStack, load_speech_stack
 from voxrelay.models import ChatModel, load_chat_model
 
 Progress = Callable[[str], None]
@@ -15,9 +14,14 @@ Progress = Callable[[str], None]
 
 
 class LocalEngines:
-    """Makes engines over one shared ChatModel (and speech stack, when the engine has one)."""
+    """Makes engines over one shared ChatModel and speech stack (None: text only)."""
 
-    def __init__(self, chat: ChatModel, speech: Any = None, models: dict[str, str] | None = None):
+    def __init__(
+        self,
+        chat: ChatModel,
+        speech: SpeechStack | None = None,
+        models: dict[str, str] | None = None,
+    ) -> None:
         self.chat = chat
         self.speech = speech
         self.models = dict(models or {})
@@ -25,35 +29,23 @@ class LocalEngines:
 
     def __call__(self) -> Engine:
         """A fresh engine for one connection."""
-        if self.speech is None:
-            return Engine(self.chat)
-        extra: dict[str, Any] = {"speech": self.speech}
-        return Engine(self.chat, **extra)
+        return Engine(self.chat, speech=self.speech)
 
 
-def load_local_engines(settings: Settings, progress: Progress | None = None) -> LocalEngines:
-    """Load the configured chat model and, if the engine supports audio, the speech stack."""
+def load_local_engines(
+    settings: Settings, progress: Progress | None = None, *, speech: bool = True
+) -> LocalEngines:
+    """Load the configured chat model and (unless `speech` is False) the speech stack."""
     say = progress or (lambda _: None)
     say(f"loading the language model ({_llm_name(settings)})")
     chat = load_chat_model(settings)
     models = {"llm": _llm_name(settings)}
-    loader = _speech_loader()
-    speech = None
-    if loader is not None:
-        say(f"loading speech (VAD {settings.vad_backend}, STT {settings.stt_model}, TTS)")
-        speech = loader(settings)
-        models.update(vad=settings.vad_backend, stt=_stt_name(settings), tts=_tts_name(settings))
-    return LocalEngines(chat, speech, models)
-
-
-def _speech_loader() -> Callable[[Settings], Any] | None:
-    """`voxrelay.engine.speech.load_speech_stack` once the engine has audio, else None."""
-    try:
-        module = importlib.import_module("voxrelay.engine.speech")
-    except ImportError:
-        return None
-    loader = getattr(module, "load_speech_stack", None)
-    return loader if callable(loader) else None
+    if not speech:
+        return LocalEngines(chat, None, models)
+    say(f"loading speech (VAD {settings.vad_backend}, STT {_stt_name(settings)}, TTS)")
+    stack = load_speech_stack(settings)
+    models.update(vad=settings.vad_backend, stt=_stt_name(settings), tts=_tts_name(settings))
+    return LocalEngines(chat, stack, models)
 
 
 def _llm_name(s: Settings) -> str:
@@ -65,4 +57,4 @@ def _stt_name(s: Settings) -> str:
 
 
 def _tts_name(s: Settings) -> str:
-    return f"piper:{s.tts_voice}" if s.tts_backend == "local" else f"openai:{s.openai_tts_model}"
+    return "piper" if s.tts_backend == "local" else f"openai:{s.openai_tts_model}"

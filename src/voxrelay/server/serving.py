@@ -40,6 +40,8 @@ class BackgroundServer:
         self.server = uvicorn.Server(config)
         self.host = host
         self.port = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The server's event loop, once started."""
         self._thread = threading.Thread(target=self._run, name="voxrelay server", daemon=True)
 
     @property
@@ -68,7 +70,11 @@ class BackgroundServer:
         self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        asyncio.run(self.server.serve())
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await self.server.serve()
 
     def __enter__(self) -> BackgroundServer:
         self.start()
