@@ -209,10 +209,12 @@ def _register_extensions() -> None:
     from voxrelay.evals.cli import register as register_evals
     from voxrelay.server.cli import register as register_server
     from voxrelay.speech.cli import register as register_speech
+    from voxrelay.transports.cli import register as register_transports
 
     register_speech(cli)
     register_evals(cli)
     register_server(cli)
+    register_transports(cli)
 
 
 _register_extensions()
