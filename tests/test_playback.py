@@ -80,3 +80,13 @@ def test_queue_is_bounded_and_counts_drops():
     q = PlaybackQueue(t, max_s=0.01)  # 80 samples
     q.play(bytes(200))  # 100 samples
     assert q.pending_samples == 80 and q.dropped_samples == 20
+
+
+def test_queue_at_the_device_rate_reports_in_the_tracker_rate():
+    t = PlaybackTracker(RATE)
+    q = PlaybackQueue(t, sample_rate=44100)
+    t.queued("a", ms(1000))
+    q.play(bytes(44100 * 2))
+    for _ in range(10):
+        q.pull(4410)  # 100 ms at 44.1 kHz
+    assert t.played_ms("a") == 1000 and q.pending_samples == 0

@@ -147,14 +147,23 @@ class AudioOutput(Protocol):
 
 
 class PlaybackQueue:
-    """A bounded, thread-safe PCM16 FIFO that reports what is pulled out as played."""
+    """A bounded, thread-safe PCM16 FIFO that reports what is pulled out as played.
 
-    def __init__(self, tracker: PlaybackTracker, max_s: float = 600.0) -> None:
+    It may hold audio at another rate than the tracker's (a sound card's own rate, after
+    resampling); played samples are converted to the tracker's rate when reported.
+    """
+
+    def __init__(
+        self, tracker: PlaybackTracker, sample_rate: int | None = None, max_s: float = 600.0
+    ) -> None:
         self.tracker = tracker
-        self.max_bytes = int(max_s * tracker.sample_rate) * SAMPLE_WIDTH
+        self.sample_rate = sample_rate or tracker.sample_rate
+        self.max_bytes = int(max_s * self.sample_rate) * SAMPLE_WIDTH
         self.dropped_samples = 0
         """Samples refused because the queue was full."""
         self._buf = bytearray()
+        self._carry = 0
+        """Played samples times the tracker's rate, not yet a whole tracker sample."""
         self._lock = threading.Lock()
 
     def play(self, pcm: bytes) -> None:
@@ -170,7 +179,9 @@ class PlaybackQueue:
             n = min(samples * SAMPLE_WIDTH, len(self._buf))
             out = bytes(self._buf[:n])
             del self._buf[:n]
-        self.tracker.played(n // SAMPLE_WIDTH)
+            scaled = n // SAMPLE_WIDTH * self.tracker.sample_rate + self._carry
+            played, self._carry = divmod(scaled, self.sample_rate)
+        self.tracker.played(played)
         return out
 
     def pull_padded(self, samples: int) -> bytes:
@@ -182,6 +193,7 @@ class PlaybackQueue:
         """Drop everything not yet played."""
         with self._lock:
             self._buf.clear()
+            self._carry = 0
 
     @property
     def pending_samples(self) -> int:
