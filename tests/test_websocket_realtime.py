@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from voxrelay.agents import Agent, RunContext, Scenario, tool
-from voxrelay.config import Settings
+from voxrelay.config import Settings, get_settings
 from voxrelay.engine import Engine
 from voxrelay.errors import ConfigError, RealtimeConnectionError
+from voxrelay.models import cache
 from voxrelay.realtime import InProcessRealtime, RealtimeModel, WebSocketRealtime
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.beta import (
@@ -37,6 +45,7 @@ from voxrelay.realtime.types import (
     OutputAudio,
     SessionConfig,
 )
+from voxrelay.scenarios import load_scenario
 from voxrelay.session import Session
 from voxrelay.session import events as app
 from voxrelay.testing import ScriptedChatModel, call, say
@@ -371,9 +380,12 @@ async def test_gives_up_after_max_retries(server: ServerMaker, clients: Any) -> 
     await rt.connect(SessionConfig(instructions="x"))
     assert s.server is not None
     s.server.close()  # drops the connection and refuses new ones
+    await rt.send(ev.ResponseCreate())  # never answered: it must end as failed
     seen: list[ev.ServerEventBase] = []
     async for event in rt.events():
         seen.append(event)
+    failed = [e for e in seen if isinstance(e, ev.ResponseDone)]
+    assert [d.response.status for d in failed] == ["failed"]
     error = seen[-1]
     assert isinstance(error, ev.ErrorEvent) and error.error.code == "connection_lost"
     assert "2 reconnect attempts" in error.error.message
@@ -564,3 +576,60 @@ def test_factory_picks_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(other, WebSocketRealtime) and other.protocol == "beta"
     assert other.url == "ws://box:8000/v1/realtime?model=mine"
     assert other._headers == {"Authorization": "Bearer k", "OpenAI-Beta": "realtime=v1"}
+
+
+# ---- end to end on the real local model ------------------------------------------------------
+
+RETURN_REQUEST = "Hi, I want to return the snowboard I bought"
+
+
+@pytest.mark.real
+async def test_retail_handoff_over_a_voxrelay_serve_subprocess(tmp_path: Path) -> None:
+    settings = get_settings()
+    cache.require(settings.llm, settings.model_dir)  # prepared by `make setup`
+    port = _free_port()
+    voxrelay = Path(sys.executable).with_name("voxrelay")
+    log = (tmp_path / "serve.log").open("w")
+    server = await asyncio.create_subprocess_exec(
+        voxrelay,
+        *("serve", "--port", str(port), "--log-level", "warning"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={k: v for k, v in os.environ.items() if not k.startswith("VOXRELAY_REALTIME")},
+    )
+    try:
+        await _wait_healthy(f"http://127.0.0.1:{port}/health", server)
+        model = WebSocketRealtime(f"ws://127.0.0.1:{port}/v1/realtime", None, max_retries=0)
+        session = Session(load_scenario("customer_service_retail"), model, settings=Settings())
+        async with asyncio.timeout(600), session:
+            await session.send_text(RETURN_REQUEST)
+            async for event in session.events():
+                if isinstance(event, app.AgentChanged | app.TurnDone):
+                    break
+    finally:
+        server.terminate()
+        await asyncio.wait_for(server.wait(), 60)
+        log.close()
+    assert isinstance(event, app.AgentChanged), (tmp_path / "serve.log").read_text()[-2000:]
+    assert (event.from_, event.to) == ("authentication", "returns")
+    assert session.agent.name == "returns"
+    assert [h.text for h in session.history if h.role == "user"] == [RETURN_REQUEST]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def _wait_healthy(url: str, server: asyncio.subprocess.Process) -> None:
+    """Poll /health while the server loads its models (bounded; fails if it exits)."""
+    async with httpx.AsyncClient() as client:
+        for _ in range(600):
+            assert server.returncode is None, "voxrelay serve exited before it was ready"
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(url)).status_code == 200:
+                    return
+            await asyncio.sleep(0.5)
+    raise AssertionError("voxrelay serve did not become healthy")

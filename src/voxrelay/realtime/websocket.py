@@ -356,6 +356,7 @@ class WebSocketRealtime:
         tries = f"{self.max_retries} reconnect attempt{'s' * (self.max_retries != 1)}"
         self._gave_up = f"lost the connection to {self.url}; gave up after {tries}: {reason}"
         self._backlog.clear()
+        await self._fail_running_response()  # one requested while reconnecting, too
         log.error("%s", self._gave_up)
         detail = ErrorDetail(type="connection_error", code="connection_lost", message=self._gave_up)
         await self._events.put(ev.ErrorEvent(error=detail))
