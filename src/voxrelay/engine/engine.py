@@ -488,7 +488,11 @@ class Engine:
             self._trace.mark("transcript_final")
         if result.text:
             await self._emit(ev.TranscriptionDelta(item_id=item.id, delta=result.text))
-        await self._emit(ev.TranscriptionCompleted(item_id=item.id, transcript=result.text))
+        seconds = round(len(turn.audio) / 2 / STT_RATE, 3)
+        usage = {"type": "duration", "seconds": seconds}
+        await self._emit(
+            ev.TranscriptionCompleted(item_id=item.id, transcript=result.text, usage=usage)
+        )
 
     def _language(self) -> str | None:
         audio_in = self.session.audio.input if self.session.audio else None
