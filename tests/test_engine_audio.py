@@ -338,3 +338,18 @@ def test_heard_text_cuts_by_word_share():
     assert heard_text(spoken, 1000) == "One two three four."
     assert heard_text(spoken, 500) == "One two"
     assert heard_text(spoken, 100) == ""
+
+
+async def test_failed_transcription_is_reported_and_the_response_still_runs(make):
+    class BrokenSTT:
+        async def transcribe(self, pcm, sample_rate, *, language=None, prompt=""):
+            raise RuntimeError("decoder crashed")
+
+    h = make([say("Sorry, I did not catch that.")], [], [(100, 700)])
+    h.engine.speech = SpeechStack(stt=BrokenSTT(), tts=h.engine.speech.tts, vad=h.engine.speech.vad)
+    await start(h, voice_session(TurnDetection()))
+    await h.send_audio(silence(1500, RATE))
+    await h.responses_done()
+    failed = h.of(ev.TranscriptionFailed)
+    assert len(failed) == 1 and "decoder crashed" in failed[0].error.message
+    assert h.of(ev.ResponseDone)[0].response.status == "completed"
