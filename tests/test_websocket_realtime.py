@@ -334,8 +334,8 @@ async def test_reconnect_replays_session_config_and_conversation(
     seen: list[ev.ServerEventBase] = []
     await until(rt, ev.ResponseDone, seen)
     s.drop()
-    await until(rt, ev.SessionCreated, seen)  # the fresh server session
-    await ask(rt, "which board?")
+    await poll(lambda: not rt.connected)
+    await ask(rt, "which board?")  # waits in the backlog for the fresh server session
     done = await until(rt, ev.ResponseDone, seen)
     assert isinstance(done, ev.ResponseDone) and done.response.status == "completed"
     assert rt.reconnects == 1 and len(s.engines) == 2
@@ -346,7 +346,9 @@ async def test_reconnect_replays_session_config_and_conversation(
     assert replay[0]["type"] == "session.update"
     assert replay[0]["session"]["instructions"] == "Returns desk."
     created = [e["item"] for e in replay if e["type"] == "conversation.item.create"]
-    assert [i["role"] for i in created[:2]] == ["user", "assistant"]
+    assert [i["role"] for i in created] == ["user", "assistant", "user"]
+    assert created[2]["content"][0]["text"] == "which board?"
+    assert replay[-1]["type"] == "response.create"
     assert [i["id"] for i in created[:2]] == [i.id for i in list(old.conversation)[:2]]
     echoes = [e for e in seen if isinstance(e, ev.ConversationItemAdded)]
     assert len({e.item.id for e in echoes}) == len(echoes), "replayed items are not echoed"

@@ -114,12 +114,15 @@ class WebSocketRealtime:
         if self._closed or self._gave_up:
             why = self._gave_up or "close() was called"
             raise RealtimeConnectionError(f"cannot send {event.type}: the session is over ({why})")
-        data = self._remember(event)
-        if self._ws is not None and not self._backlog:
+        ws = self._ws if not self._backlog else None
+        if ws is None:
+            self._check_room(event)  # refuse before the event counts as sent
+        message = self._encode(self._remember(event))
+        if ws is not None:
             with contextlib.suppress(ConnectionClosed):
-                await self._ws.send(self._encode(data))
+                await ws.send(message)
                 return
-        self._hold(event, self._encode(data))
+        self._hold(event, message)
 
     def events(self) -> AsyncIterator[ev.ServerEvent]:
         """Server events as typed models, until the session closes or the link is given up."""
@@ -161,17 +164,21 @@ class WebSocketRealtime:
         return json.dumps(client_to_beta(data) if self.protocol == "beta" else data)
 
     def _hold(self, event: ev.ClientEvent, message: str) -> None:
-        """Keep an event for the next connection, or refuse it clearly."""
+        """Keep an event for the next connection (audio is dropped: it would be stale)."""
         if isinstance(event, ev.InputAudioBufferAppend):
-            self.dropped_audio += 1  # audio from before a reconnect is stale; never block a mic
+            self.dropped_audio += 1  # never block a microphone on a reconnect
             return
-        if len(self._backlog) >= self.queue_size:
+        self._check_room(event)
+        self._backlog.append(message)
+
+    def _check_room(self, event: ev.ClientEvent) -> None:
+        """Refuse an event clearly when the backlog is full."""
+        if len(self._backlog) >= self.queue_size and event.type != "input_audio_buffer.append":
             raise RealtimeConnectionError(
                 f"cannot send {event.type}: {self.url} is unreachable and {self.queue_size} "
                 "events already wait for the reconnect; retry later or raise queue_size",
                 retryable=True,
             )
-        self._backlog.append(message)
 
     # ---- receiving ---------------------------------------------------------------------------
 
