@@ -327,7 +327,8 @@ async def test_reconnect_replays_session_config_and_conversation(
         say("First answer."),
         say("Second answer.", expect_in_prompt=["remember the blue board", "First answer."]),
     )
-    rt = clients(s.url)
+    # The first retry waits 0.1-0.2 s, so the poll below (every 5 ms) sees the link down.
+    rt = clients(s.url, backoff=0.2, max_backoff=0.2)
     await rt.connect(SessionConfig(instructions="Front desk.", tools=[WEATHER]))
     await rt.send(ev.SessionUpdate(session=SessionConfig(instructions="Returns desk.")))
     await ask(rt, "remember the blue board")
