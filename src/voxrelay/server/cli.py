@@ -12,7 +12,7 @@ from rich.console import Console
 from voxrelay.config import get_settings
 from voxrelay.errors import VoxrelayError
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
