@@ -353,3 +353,38 @@ async def test_failed_transcription_is_reported_and_the_response_still_runs(make
     failed = h.of(ev.TranscriptionFailed)
     assert len(failed) == 1 and "decoder crashed" in failed[0].error.message
     assert h.of(ev.ResponseDone)[0].response.status == "completed"
+
+
+async def test_unknown_voice_is_refused_at_session_update(make):
+    h = make([], [])
+    await h.engine.start()
+    bad = SessionConfig(audio=AudioConfig(output=AudioOutput(voice="nobody")))
+    await h.engine.handle(ev.SessionUpdate(session=bad, event_id="v1"))
+    await h.until(lambda: bool(h.of(ev.ErrorEvent)))
+    error = h.of(ev.ErrorEvent)[0].error
+    assert error.param == "session.audio.output.voice" and "nobody" in error.message
+    assert h.engine.session.audio.output.voice == "alloy"
+
+
+async def test_tts_failure_ends_the_response_failed_with_every_done_event(make):
+    class BrokenTTS(ScriptedTTS):
+        async def _stream(self, sentences, voice):
+            raise RuntimeError("synthesizer crashed")
+            yield  # pragma: no cover
+
+    h = make([say("Hello there.")], ["hi"], [(100, 700)], BrokenTTS())
+    await start(h, voice_session(TurnDetection()))
+    await h.send_audio(silence(1500, RATE))
+    await h.responses_done()
+    done = h.of(ev.ResponseDone)[0].response
+    assert done.status == "failed" and "synthesizer crashed" in str(done.status_details.error)
+    for kind in (ev.OutputAudioDone, ev.ContentPartDone, ev.OutputItemDone):
+        assert len(h.of(kind)) == 1
+
+
+async def test_close_does_not_block_when_nobody_reads():
+    engine = Engine(ScriptedChatModel([]), queue_size=2)
+    await engine.start()
+    await engine.handle(ev.SessionUpdate(session=SessionConfig(instructions="x")))
+    async with asyncio.timeout(2):
+        await engine.close()

@@ -88,8 +88,8 @@ class Speaker:
     async def cancel(self) -> None:
         """Stop speaking now; what was sent stays in `spoken`."""
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        with contextlib.suppress(asyncio.CancelledError, Exception):  # a TTS failure is reported
+            await self._task  # by finish(); here only the sentences already sent matter
 
     async def _enqueue(self, sentence: str) -> None:
         if self.trace is not None:

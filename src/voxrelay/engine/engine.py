@@ -14,7 +14,7 @@ from voxrelay.engine.conversation import Conversation, to_messages
 from voxrelay.engine.response import ResponsePlan, ResponseRun, Voice, tool_specs
 from voxrelay.engine.speech import SpeechStack
 from voxrelay.engine.trace import TurnTrace
-from voxrelay.errors import AudioFormatError, ProtocolError
+from voxrelay.errors import AudioFormatError, ProtocolError, UnknownVoiceError
 from voxrelay.models.base import ChatModel, ModelSettings, Warmable
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.types import (
@@ -32,6 +32,7 @@ from voxrelay.realtime.types import (
     TurnDetection,
     new_id,
 )
+from voxrelay.speech.tts import VoiceMap
 from voxrelay.speech.turns import SpeechStarted, SpeechStopped
 
 log = logging.getLogger(__name__)
@@ -197,7 +198,9 @@ class Engine:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        await self._out.put(None)
+        while self._out.full():  # nobody is reading: make room for the end marker
+            self._out.get_nowait()
+        self._out.put_nowait(None)
 
     async def wait_idle(self) -> None:
         """Wait for the running response, if any, to finish."""
@@ -246,11 +249,25 @@ class Engine:
                 "output_modalities audio needs a speech stack; this engine runs text only",
                 param="session.output_modalities",
             )
+        self._check_voice(merged)
         if _input_changed(self.session, merged):
             self._input = None
         self.session = merged
         await self._emit(ev.SessionUpdated(session=merged.model_copy(deep=True)))
         self._warm()
+
+    def _check_voice(self, config: SessionConfig) -> None:
+        """Refuse a voice the TTS cannot speak now, rather than failing mid-response."""
+        voice = config.audio.output.voice if config.audio and config.audio.output else None
+        voices = getattr(self.speech.tts, "voices", None) if self.speech else None
+        if voice is None or not isinstance(voices, VoiceMap):
+            return
+        try:
+            voices.resolve(voice)
+        except UnknownVoiceError as exc:
+            raise ProtocolError(
+                "invalid_value", str(exc), param="session.audio.output.voice"
+            ) from exc
 
     def _warm(self) -> None:
         """Let a model that can pre-evaluate the new instructions and tools do it now."""
