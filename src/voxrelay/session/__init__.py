@@ -1,6 +1,15 @@
 """The agent runtime over a RealtimeModel, and its app events."""
 
 from voxrelay.session import events
+from voxrelay.session.playback import PlaybackQueue, PlaybackTracker
 from voxrelay.session.session import HandoffRecord, Session
+from voxrelay.session.voice import VoiceOptions
 
-__all__ = ["HandoffRecord", "Session", "events"]
+__all__ = [
+    "HandoffRecord",
+    "PlaybackQueue",
+    "PlaybackTracker",
+    "Session",
+    "VoiceOptions",
+    "events",
+]

@@ -133,7 +133,7 @@ async def _voice_session(scenario_name: str, agent: str | None) -> Session:
         load_scenario(scenario_name).agent(agent)  # fail fast, before loading models
     chat_model = load_chat_model()
     scenario = load_scenario(scenario_name, chat_model)
-    speech = await asyncio.to_thread(load_speech_stack)
+    speech = load_speech_stack()  # on the loop's thread, as `serve` does; nothing runs yet
     engine = Engine(chat_model, speech=speech)
     return Session(scenario, InProcessRealtime(engine), agent=agent, output_modalities=["audio"])
 

@@ -225,10 +225,9 @@ async def talk_wav(
             last_event[0] = time.monotonic()
             await _deliver(on_event, event)
 
-    tasks = [
-        asyncio.create_task(consume(), name="talk_wav events"),
-        asyncio.create_task(speaker.run(), name="talk_wav speaker"),
-    ]
+    tasks = [asyncio.create_task(consume(), name="talk_wav events")]
+    if speaker.realtime:
+        tasks.append(asyncio.create_task(speaker.run(), name="talk_wav speaker"))
     try:
         async with asyncio.timeout(opts.timeout_s):
             await _feed(session, pcm, opts)
