@@ -93,7 +93,8 @@ async def test_spoken_turn_with_handoff_speaks_in_the_new_voice(voice_call):
     c = await voice_call(steps, ["I want to return my board"], [(100, 900)])
     await c.speak(1600)
     await c.until(turns_done(1))
-    kinds = [e.type for e in c.events if e.type != "assistant_audio"]  # type: ignore[attr-defined]
+    quiet = ("assistant_audio", "turn_latency")
+    kinds = [e.type for e in c.events if e.type not in quiet]  # type: ignore[attr-defined]
     assert kinds == [
         "user_speech_started",
         "user_speech_stopped",
@@ -150,3 +151,32 @@ async def test_barge_in_truncates_the_engine_item_at_the_played_position(voice_c
     await c.until(turns_done(2))
     assert [e.text for e in c.of(app.UserMessage)] == ["tell me a story", "stop"]
     assert c.of(app.AssistantMessage)[-1].text == "Okay."
+
+
+async def test_output_guardrail_stops_a_sentence_before_it_is_spoken(voice_call):
+    from voxrelay.agents.guardrails import KeywordGuardrail
+
+    steps = [say("Happy to help. Our rivals are frauds. Anyway."), say("Happy to help you today.")]
+    c = await voice_call(steps, ["hello"], [(100, 900)])
+    blocker = KeywordGuardrail.of("brand", "OFF_BRAND", ["frauds?"])
+    c.session.agent = Agent("front", "Route callers.", output_guardrails=[blocker])
+    await c.speak(1600)
+    await c.until(turns_done(1))
+    (tripped,) = c.of(app.GuardrailTripped)
+    assert tripped.text == "Our rivals are frauds." and tripped.category == "OFF_BRAND"
+    spoken = [sentence for sentence, _ in c.tts.spoken]
+    assert not any("frauds" in s for s in spoken)
+    assert spoken[-1] == "Happy to help you today."
+    assert [m.text for m in c.of(app.AssistantMessage)] == [
+        "Happy to help.",
+        "Happy to help you today.",
+    ]
+
+
+async def test_each_voice_turn_publishes_its_latency(voice_call):
+    c = await voice_call([say("Hello there.")], ["hi"], [(100, 900)])
+    await c.speak(1600)
+    await c.until(lambda events: turns_done(1)(events) and bool(c.of(app.TurnLatency)))
+    (latency,) = c.of(app.TurnLatency)
+    assert {"stt", "llm_first_token", "tts_first_audio", "endpoint"} <= set(latency.stages)
+    assert "stages" in latency.to_json_dict()

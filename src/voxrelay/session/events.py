@@ -147,6 +147,16 @@ class PlaybackCleared(AppEventBase):
     dropped_ms: int
 
 
+class TurnLatency(AppEventBase):
+    """How long each stage of a voice turn took, in ms (local engine only)."""
+
+    type: Literal["turn_latency"] = "turn_latency"
+    item_id: str
+    stages: dict[str, float]
+    """stt, llm_first_token, first_sentence, tts_first_audio, stop_to_first_audio, and with
+    server VAD endpoint and speech_end_to_first_audio."""
+
+
 class TurnDone(AppEventBase):
     """The agent finished answering the last user message."""
 
@@ -167,6 +177,7 @@ AppEvent = Annotated[
     | AssistantAudio
     | Interrupted
     | PlaybackCleared
+    | TurnLatency
     | TurnDone,
     Field(discriminator="type"),
 ]

@@ -15,6 +15,7 @@ from voxrelay.agents import Agent, HistoryEntry, RunContext, Scenario
 from voxrelay.agents.agent import HANDOFF_PREFIX
 from voxrelay.agents.context import Role
 from voxrelay.config import Settings, get_settings
+from voxrelay.engine.trace import TurnTrace
 from voxrelay.errors import ConfigError
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.model import RealtimeModel
@@ -99,6 +100,8 @@ class Session:
         self._tool_steps = 0
         self._handed_off_this_turn = False
         self._retried_guardrail = False
+        self._gate_rationale: str | None = None
+        """Why the sentence gate stopped the current spoken response, if it did."""
         out_rate = format_rate(voice.output_format) if voice else 24000
         self.playback = PlaybackTracker(out_rate)
         """What assistant audio was queued and what was played; transports report playback."""
@@ -121,6 +124,7 @@ class Session:
         if self.voice is not None:
             config.audio = self.voice.audio_config(self.agent.voice)
         await self.model.connect(config)
+        self._install_sentence_gate()
         self._pump = asyncio.create_task(self._read(), name="session events")
         if self.agent.greeting:
             await self._greet(self.agent.greeting)
@@ -261,6 +265,10 @@ class Session:
         for item in texts:
             if not await self._deliver_text(item):
                 return
+        blocked, self._gate_rationale = self._gate_rationale, None
+        if blocked is not None:
+            await self._retry_blocked(blocked)
+            return
         if calls and response.status == "completed":
             await self._run_calls(calls)
         else:
@@ -301,6 +309,43 @@ class Session:
         """Remove blocked text from the model's context; ask once for a compliant reply."""
         if item.id:
             await self.model.send(ev.ConversationItemDelete(item_id=item.id))
+        await self._retry_blocked(rationale)
+
+    def _install_sentence_gate(self) -> None:
+        """On the in-process engine: guardrails gate each sentence; latency traces become events."""
+        engine = getattr(self.model, "engine", None)
+        if engine is not None and hasattr(engine, "sentence_gate"):
+            engine.sentence_gate = self._gate_sentence
+            engine.trace_listeners.append(self._on_trace)
+
+    def _on_trace(self, trace: TurnTrace) -> None:
+        """Publish a voice turn's latency trace; dropped if nobody reads the events."""
+        event = app.TurnLatency(
+            agent=self.agent.name, item_id=trace.item_id, stages=trace.stages_ms()
+        )
+        with contextlib.suppress(asyncio.QueueFull):
+            self._events.put_nowait(event)
+
+    async def _gate_sentence(self, sentence: str) -> bool:
+        """False (and a guardrail_tripped event) when an output guardrail trips on `sentence`."""
+        for guardrail in self.agent.output_guardrails:
+            verdict = await guardrail.check(sentence, self.context())
+            if verdict.tripped:
+                self._gate_rationale = verdict.rationale
+                await self._emit(
+                    app.GuardrailTripped(
+                        agent=self.agent.name,
+                        name=guardrail.name,
+                        category=str(verdict.category),
+                        rationale=verdict.rationale,
+                        text=sentence,
+                    )
+                )
+                return False
+        return True
+
+    async def _retry_blocked(self, rationale: str) -> None:
+        """Ask once per turn for a reply within policy; the second block ends the turn."""
         if self._retried_guardrail:
             await self._emit(app.TurnDone(agent=self.agent.name))
             return

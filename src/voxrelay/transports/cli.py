@@ -200,6 +200,12 @@ def _print_readable(event: app.AppEventBase) -> None:
         out.print("  [dim]… caller speaking[/]")
     elif isinstance(event, app.Interrupted):
         out.print(f"  [yellow]✂ interrupted after {event.played_ms} ms[/]")
+    elif isinstance(event, app.TurnLatency):
+        stages = event.stages
+        if "stop_to_first_audio" in stages:
+            out.print(
+                f"  [dim]⏱ first audio {stages['stop_to_first_audio']:.0f} ms after you stopped[/]"
+            )
     else:
         print_chat_event(event, echo_user=True)
 
