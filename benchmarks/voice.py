@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import sys
 import time
 from dataclasses import dataclass
 
 import numpy as np
+from llm import QUESTIONS, log, pct  # the sibling benchmark: same questions and helpers
 
 from voxrelay.audio.pcm import SAMPLE_WIDTH, silence, to_int16
 from voxrelay.audio.resample import resample
@@ -46,18 +46,6 @@ INSTRUCTIONS = (
     "You are the voice assistant of Snowy Peak Boards, a snowboard shop. "
     "Answer in one or two short, friendly sentences."
 )
-QUESTIONS = [
-    "What is your return window for snowboards?",
-    "Do you sell boots as well as boards?",
-    "How long does shipping usually take?",
-    "Can I pay with a gift card?",
-    "What are your store hours on weekends?",
-    "Do you price match other shops?",
-    "Is there a warranty on bindings?",
-    "Can I change the address on my order?",
-    "Do you offer student discounts?",
-    "How do I know which board size fits me?",
-]
 STAGES = [
     ("endpoint", "endpoint (silence + VAD)"),
     ("stt", "STT final"),
@@ -67,17 +55,6 @@ STAGES = [
     ("stop_to_first_audio", "end to end, without endpointing"),
     ("speech_end_to_first_audio", "end to end, from true end of speech"),
 ]
-
-
-def log(message: str) -> None:
-    """Progress on stderr."""
-    print(message, file=sys.stderr, flush=True)
-
-
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 @dataclass(frozen=True)

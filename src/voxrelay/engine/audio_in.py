@@ -116,11 +116,6 @@ class InputBuffer:
             detector = TurnDetector(vad, turn_config(detection), input_rate=rate)
         return cls(rate, detector)
 
-    @property
-    def in_speech(self) -> bool:
-        """True while the detector is inside a turn."""
-        return self.detector is not None and self.detector.in_speech
-
     def append(self, pcm: bytes) -> list[SpeechStarted | SpeechStopped]:
         """Add audio at `rate`; return the turn events it caused."""
         self._pcm += pcm

@@ -64,11 +64,6 @@ class Speaker:
         self._task = asyncio.create_task(self._speak_all(), name="speaker")
 
     @property
-    def transcript(self) -> str:
-        """The words spoken so far."""
-        return " ".join(s.text for s in self.spoken)
-
-    @property
     def duration_ms(self) -> int:
         """Audio emitted so far, in milliseconds."""
         return self._samples * 1000 // self.rate
