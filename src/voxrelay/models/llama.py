@@ -19,7 +19,7 @@ from typing import Any
 
 from voxrelay.config import Settings, get_settings
 from voxrelay.errors import ModelError
-from voxrelay.models import cache
+from voxrelay.models import cache, llama_state
 from voxrelay.models.base import (
     Message,
     ModelSettings,
@@ -62,7 +62,7 @@ class LlamaChatModel:
         )
         self._im_end = self._llm.tokenize(b"<|im_end|>", add_bos=False, special=True)[0]
         self._stop = {self._llm.token_eos(), self._im_end}
-        self._states: OrderedDict[int, Any] = OrderedDict()
+        self._states: OrderedDict[int, llama_state.SavedPrefix] = OrderedDict()
         """Saved KV states keyed by system-prompt tokens: warm per-agent prefixes."""
         self._grammars: dict[str, Any] = {}
         self._openers: list[int] | None = None
@@ -146,7 +146,7 @@ class LlamaChatModel:
 
     def _shared_prefix(self, prompt: list[int]) -> int:
         """Tokens the live KV cache already holds for this prompt."""
-        return _common_prefix(self._llm.input_ids[: self._llm.n_tokens], prompt)
+        return llama_state.common_prefix(self._llm.input_ids[: self._llm.n_tokens], prompt)
 
     def _prime(self, prompt: list[int]) -> None:
         """Restore the saved state that shares the most of this prompt, if it beats the live one.
@@ -156,16 +156,16 @@ class LlamaChatModel:
         """
         best, best_len = None, self._shared_prefix(prompt)
         for key, state in self._states.items():
-            shared = _common_prefix(state.input_ids[: state.n_tokens], prompt)
+            shared = llama_state.common_prefix(state.tokens, prompt)
             if shared > best_len:
                 best, best_len = key, shared
         if best is not None:
-            self._llm.load_state(self._states[best])
+            llama_state.restore(self._llm, self._states[best])
             self._states.move_to_end(best)
 
     def _remember(self, prompt: list[int]) -> None:
         key = hash(tuple(prompt[: self._system_length(prompt)]))
-        self._states[key] = self._llm.save_state()
+        self._states[key] = llama_state.save(self._llm)
         self._states.move_to_end(key)
         while len(self._states) > MAX_SAVED_STATES:
             self._states.popitem(last=False)
@@ -275,16 +275,6 @@ class LlamaChatModel:
         if gbnf not in self._grammars:
             self._grammars[gbnf] = LlamaGrammar.from_string(gbnf, verbose=False)
         return self._grammars[gbnf]
-
-
-def _common_prefix(a: Any, b: Sequence[int]) -> int:
-    """Length of the shared start of two token sequences (lists or numpy arrays)."""
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def _offered(tools: Sequence[ToolSpec], tool_choice: ToolChoice) -> list[ToolSpec]:
