@@ -101,7 +101,9 @@ async def cold_and_warm(model: LlamaChatModel, samples: int) -> dict[str, list[f
             await model.reset()
             cold = await timed_reply(model, [*system, Message("user", question)], tools)
             out["cold"].append(cold.first_token or cold.end)
-        warm = await timed_reply(model, [*system, Message("user", question + " Thanks.")], tools)
+        # a question not asked just before: only the system prompt is shared with the cache
+        other = QUESTIONS[(n + len(QUESTIONS) // 2) % len(QUESTIONS)]
+        warm = await timed_reply(model, [*system, Message("user", other + " Thanks.")], tools)
         out["warm"].append(warm.first_token or warm.end)
         out["sentence"].append(warm.first_sentence or warm.end)
         decode_time = warm.end - (warm.first_token or 0.0)

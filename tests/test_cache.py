@@ -245,3 +245,67 @@ def test_spec_path_defaults_to_settings_model_dir(
 def test_fake_packages_are_not_imported(site: Path, model_dir: Path) -> None:
     cache.assemble(SPEC, model_dir)
     assert "fake_model_part1" not in sys.modules
+
+
+REENCODED = ModelSpec(
+    name="fake-reencoded",
+    role="llm",
+    description="A fake model converted after assembly",
+    target="fake/fake-q8.gguf",
+    parts=SPEC.parts,
+    reencode="q8_0",
+)
+
+
+def test_reencoded_model_records_the_converted_file(
+    site: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voxrelay.models import gguf
+
+    def fake_reencode(src: Path, dst: Path, encoding: str, threads: int = 0) -> None:
+        dst.write_bytes(encoding.encode() + src.read_bytes()[:8])
+
+    monkeypatch.setattr(gguf, "reencode", fake_reencode)
+    stages: list[str] = []
+    path = cache.assemble(REENCODED, model_dir, stage=stages.append)
+    assert path.read_bytes() == b"q8_0" + WHOLE[:8]
+    assert stages == [
+        "assembling fake-reencoded",
+        "re-encoding fake-reencoded as Q8_0",
+        "hashing fake-reencoded",
+    ]
+    assert cache.is_ready(REENCODED, model_dir) and cache.verify(REENCODED, model_dir)
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "fake-q8.gguf",
+        "fake-q8.gguf.sha256.json",
+    ]
+
+
+def test_failed_reencode_leaves_nothing_behind(
+    site: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voxrelay.errors import ModelError
+    from voxrelay.models import gguf
+
+    def broken(src: Path, dst: Path, encoding: str, threads: int = 0) -> None:
+        dst.write_bytes(b"half")
+        raise ModelError("llama.cpp could not re-encode")
+
+    monkeypatch.setattr(gguf, "reencode", broken)
+    with pytest.raises(ModelError, match="re-encode"):
+        cache.assemble(REENCODED, model_dir)
+    assert not cache.is_ready(REENCODED, model_dir)
+    assert list((model_dir / "fake").iterdir()) == []
+
+
+def test_reencode_reports_bad_input(tmp_path: Path) -> None:
+    from voxrelay.errors import ModelError
+    from voxrelay.models.gguf import reencode
+
+    with pytest.raises(ModelError, match="unknown GGUF encoding 'q3'"):
+        reencode(tmp_path / "a.gguf", tmp_path / "b.gguf", "q3")
+    pytest.importorskip("llama_cpp")
+    garbage = tmp_path / "garbage.gguf"
+    garbage.write_bytes(b"not a gguf file")
+    with pytest.raises(ModelError, match="could not re-encode"):
+        reencode(garbage, tmp_path / "out.gguf", "q8_0")

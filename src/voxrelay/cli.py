@@ -99,7 +99,9 @@ def _prepare(spec: cache.ModelSpec) -> None:
     with Progress(*columns, console=err) as progress:
         task = progress.add_task(f"assembling {spec.name}", total=None)
         cache.assemble(
-            spec, progress=lambda done, total: progress.update(task, completed=done, total=total)
+            spec,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+            stage=lambda text: progress.update(task, description=text, completed=0, total=None),
         )
 
 

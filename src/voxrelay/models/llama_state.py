@@ -33,7 +33,7 @@ def save(llm: Any) -> SavedPrefix:
     buffer = (ctypes.c_uint8 * size)()
     written = llama_cpp.llama_state_seq_get_data(llm.ctx, buffer, size, SEQ)
     tokens = np.array(llm.input_ids[: llm.n_tokens], dtype=np.intc)
-    return SavedPrefix(tokens, bytes(buffer)[:written])
+    return SavedPrefix(tokens, bytes(memoryview(buffer)[:written]))
 
 
 def restore(llm: Any, saved: SavedPrefix) -> None:
