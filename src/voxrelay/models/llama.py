@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from voxrelay.config import Settings, get_settings
 from voxrelay.errors import ModelError
 from voxrelay.models import cache, llama_state
@@ -48,12 +50,21 @@ _DONE = object()
 class LlamaChatModel:
     """A ChatModel on a local GGUF file via llama-cpp-python."""
 
-    def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int = 2) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int = 2,
+        call_threshold: float = 0.5,
+    ) -> None:
         try:
             from llama_cpp import Llama
         except ImportError as exc:
             raise ModelError("llama-cpp-python is not installed: run `make setup`") from exc
         self.path = model_path
+        self.call_threshold = call_threshold
+        """Probability of call syntax as the first token at which a reply becomes a call."""
         self._llm = Llama(
             model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, verbose=False
         )
@@ -73,7 +84,10 @@ class LlamaChatModel:
         """Load the model the settings name; ModelNotFoundError says how to prepare it."""
         s = settings or get_settings()
         path = cache.require(s.llm, s.model_dir)
-        return cls(path, n_ctx=s.llm_context, n_threads=s.llm_threads)
+        threshold = s.llm_call_threshold
+        if threshold is None:
+            threshold = cache.spec(s.llm).call_threshold
+        return cls(path, n_ctx=s.llm_context, n_threads=s.llm_threads, call_threshold=threshold)
 
     async def stream(
         self,
@@ -198,7 +212,8 @@ class LlamaChatModel:
         if not forced:
             allow_call = bool(offered) and tool_choice != "none"
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            tokens = self._tokens(prompt, None, max_tokens, cancel, ban_calls=not allow_call)
+            steer = self._lean_to_calls() if allow_call else self._ban_call_openers()
+            tokens = self._tokens(prompt, None, max_tokens, cancel, steer)
             for n, token in enumerate(tokens):
                 produced += 1
                 text = decoder.decode(self._llm.detokenize([token]))
@@ -223,16 +238,15 @@ class LlamaChatModel:
     ) -> ToolCall:
         grammar = self._grammar(offered)
         raw = bytearray()
-        for token in self._tokens(prompt, grammar, MAX_CALL_TOKENS, cancel, ban_calls=False):
+        for token in self._tokens(prompt, grammar, MAX_CALL_TOKENS, cancel, None):
             raw += self._llm.detokenize([token])
             if raw.rstrip().endswith(b"}") and complete_json(bytes(raw)):
                 break
         return parse_tool_call(bytes(raw), offered)
 
     def _tokens(
-        self, prompt: list[int], grammar: Any, limit: int, cancel: threading.Event, ban_calls: bool
+        self, prompt: list[int], grammar: Any, limit: int, cancel: threading.Event, processors: Any
     ) -> Iterator[int]:
-        processors = self._ban_call_openers() if ban_calls else None
         count = 0
         for token in self._llm.generate(
             prompt, temp=0.0, top_k=1, grammar=grammar, logits_processor=processors
@@ -258,6 +272,26 @@ class LlamaChatModel:
 
         return LogitsProcessorList([ban])
 
+    def _lean_to_calls(self) -> Any:
+        """For `tool_choice=auto`: call when call syntax is likely enough, not only likeliest.
+
+        Small models often rank a short reply just above the call they should make; the
+        threshold (tuned on `voxrelay eval`) moves that boundary for every agent alike.
+        """
+        from llama_cpp import LogitsProcessorList
+
+        anywhere, _ = self._call_openers()
+        seen = [0]
+
+        def lean(_ids: Any, scores: Any) -> Any:
+            seen[0] += 1
+            if seen[0] == 1 and call_share(scores, anywhere) >= self.call_threshold:
+                scores[:] = -float("inf")
+                scores[self._tool_call_token[0]] = 0.0
+            return scores
+
+        return LogitsProcessorList([lean])
+
     def _call_openers(self) -> tuple[list[int], list[int]]:
         """Tokens that write call syntax (`{`, `<tool…`); plus end-of-turn for the first token."""
         if self._openers is None:
@@ -276,6 +310,12 @@ class LlamaChatModel:
         if gbnf not in self._grammars:
             self._grammars[gbnf] = LlamaGrammar.from_string(gbnf, verbose=False)
         return self._grammars[gbnf]
+
+
+def call_share(logits: Any, openers: list[int]) -> float:
+    """The probability the next token opens a call, from the logits of the whole vocabulary."""
+    weights = np.exp(logits - logits.max())
+    return float(weights[openers].sum() / weights.sum())
 
 
 def _offered(tools: Sequence[ToolSpec], tool_choice: ToolChoice) -> list[ToolSpec]:
