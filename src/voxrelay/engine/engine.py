@@ -279,10 +279,34 @@ class Engine:
         self._warming.add(task)
         task.add_done_callback(self._warming.discard)
 
+    def prewarm(self, configs: list[SessionConfig]) -> None:
+        """Evaluate prompts the session may switch to later (handoff targets), in order.
+
+        Runs in the background and yields to responses between steps; configurations already
+        evaluated cost nothing. Not part of the Realtime protocol: in-process callers only.
+        """
+        if not isinstance(self.chat, Warmable) or not configs:
+            return
+        task = asyncio.create_task(self._prewarm(self.chat, configs), name="prewarm")
+        self._warming.add(task)
+        task.add_done_callback(self._warming.discard)
+
+    async def warmed(self) -> None:
+        """Wait until the prompt warm-ups started so far have finished."""
+        await asyncio.gather(*self._warming, return_exceptions=True)
+
+    async def _prewarm(self, chat: Warmable, configs: list[SessionConfig]) -> None:
+        for config in configs:
+            messages = to_messages(config.instructions or "", [])
+            tools = tool_specs(config.tools or [])
+            await self._warm_quietly(chat, messages, tools, background=True)
+
     @staticmethod
-    async def _warm_quietly(chat: Warmable, messages: list[Any], tools: list[Any]) -> None:
+    async def _warm_quietly(
+        chat: Warmable, messages: list[Any], tools: list[Any], background: bool = False
+    ) -> None:
         try:
-            await chat.warm(messages, tools)
+            await chat.warm(messages, tools, background=background)
         except Exception:
             log.warning(
                 "prompt warm-up failed; the next response evaluates it instead", exc_info=True

@@ -91,8 +91,17 @@ class ChatModel(Protocol):
 class Warmable(Protocol):
     """Optional ChatModel capability: pre-evaluate a prompt prefix before it is needed."""
 
-    async def warm(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> None:
-        """Prepare for requests that start with these messages and tools."""
+    async def warm(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec] = (),
+        *,
+        background: bool = False,
+    ) -> None:
+        """Prepare for requests that start with these messages and tools.
+
+        With `background`, requests are not held up for long: the work yields between steps.
+        """
         ...
 
 

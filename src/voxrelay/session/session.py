@@ -72,6 +72,7 @@ class Session:
         output_modalities: list[str] | None = None,
         speak_after_handoff: bool = True,
         voice: VoiceOptions | None = None,
+        warm_handoffs: bool = True,
     ) -> None:
         self.scenario = scenario
         self.model = model
@@ -91,6 +92,9 @@ class Session:
         Measured on Qwen2.5-0.5B: a freshly handed-off agent almost always answers with
         another transfer; speaking first makes it take up the caller's request instead.
         """
+        self.warm_handoffs = warm_handoffs
+        """On the in-process engine, evaluate the prompts of agents reachable by handoff in the
+        background after start, so even the first transfer to each starts warm."""
         self._just_handed_off = False
         self._failed_calls: dict[tuple[str, str], ToolOutcome] = {}
         """Calls that failed this turn, by (name, arguments): a repeat is not run again."""
@@ -125,6 +129,7 @@ class Session:
             config.audio = self.voice.audio_config(self.agent.voice)
         await self.model.connect(config)
         self._install_sentence_gate()
+        self._warm_handoff_targets()
         self._pump = asyncio.create_task(self._read(), name="session events")
         if self.agent.greeting:
             await self._greet(self.agent.greeting)
@@ -310,6 +315,13 @@ class Session:
         if item.id:
             await self.model.send(ev.ConversationItemDelete(item_id=item.id))
         await self._retry_blocked(rationale)
+
+    def _warm_handoff_targets(self) -> None:
+        """On the in-process engine: warm every agent reachable by handoff, nearest first."""
+        prewarm = getattr(getattr(self.model, "engine", None), "prewarm", None)
+        if self.warm_handoffs and prewarm is not None:
+            order = reachable(self.scenario.graph(), self.agent.name)
+            prewarm([self._config(self.scenario.agent(name)) for name in order])
 
     def _install_sentence_gate(self) -> None:
         """On the in-process engine: guardrails gate each sentence; latency traces become events."""
@@ -667,6 +679,18 @@ class Session:
         """
         self._remember("assistant", text)
         await self._emit(app.AssistantMessage(agent=self.agent.name, text=text))
+
+
+def reachable(graph: dict[str, list[str]], start: str) -> list[str]:
+    """Agents reachable from `start` by handoffs, breadth first, `start` excluded."""
+    seen, queue, order = {start}, [start], []
+    while queue:
+        for name in graph.get(queue.pop(0), []):
+            if name not in seen:
+                seen.add(name)
+                queue.append(name)
+                order.append(name)
+    return order
 
 
 def _canonical(arguments: str) -> str:

@@ -1,0 +1,97 @@
+"""Warming handoff targets in the background: which prompts, in what order, and that it yields."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from voxrelay.engine import Engine
+from voxrelay.models import cache as model_cache
+from voxrelay.models.base import Message, ModelSettings, TextDelta, ToolSpec
+from voxrelay.realtime import InProcessRealtime
+from voxrelay.scenarios import load_scenario
+from voxrelay.session import Session
+from voxrelay.session.session import reachable
+from voxrelay.testing import ScriptedChatModel
+
+
+def test_reachable_is_breadth_first_and_skips_the_start() -> None:
+    graph = {"a": ["b", "c"], "b": ["d", "a"], "c": ["d"], "d": [], "lonely": ["a"]}
+    assert reachable(graph, "a") == ["b", "c", "d"]
+    assert reachable(graph, "d") == []
+    assert reachable({}, "x") == []
+
+
+class WarmRecorder(ScriptedChatModel):
+    """A scripted model that also records warm-ups: (first line of instructions, background)."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.warmed: list[tuple[str, bool]] = []
+
+    async def warm(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec] = (),
+        *,
+        background: bool = False,
+    ) -> None:
+        self.warmed.append((messages[0].content.splitlines()[0], background))
+
+
+async def _warmed_after_start(warm_handoffs: bool) -> tuple[list[tuple[str, bool]], list[str]]:
+    chat = WarmRecorder()
+    scenario = load_scenario("customer_service_retail")
+    session = Session(scenario, InProcessRealtime(Engine(chat)), warm_handoffs=warm_handoffs)
+    async with session:
+        for _ in range(20):
+            await asyncio.sleep(0)
+    order = [scenario.start_agent_name, *reachable(scenario.graph(), scenario.start_agent_name)]
+    firsts = [scenario.agent(name).instructions.splitlines()[0] for name in order]
+    return chat.warmed, firsts
+
+
+def test_session_warms_every_reachable_agent_in_the_background() -> None:
+    warmed, firsts = asyncio.run(_warmed_after_start(warm_handoffs=True))
+    assert len(firsts) == 4  # front desk, then returns, sales, simulatedHuman
+    assert warmed[0] == (firsts[0], False)  # the starting agent, from session.update
+    assert warmed[1:] == [(first, True) for first in firsts[1:]]
+
+
+def test_session_can_skip_warming_handoff_targets() -> None:
+    warmed, firsts = asyncio.run(_warmed_after_start(warm_handoffs=False))
+    assert warmed == [(firsts[0], False)]
+
+
+@pytest.mark.real
+def test_background_warm_yields_to_a_reply_and_keeps_one_state_per_prompt() -> None:
+    spec = model_cache.spec("qwen2.5-0.5b")
+    if not model_cache.is_ready(spec):
+        pytest.skip("local LLM not prepared (voxrelay models --prepare)")
+    from voxrelay.models.llama import LlamaChatModel
+
+    model = LlamaChatModel(spec.path())
+    scenario = load_scenario("customer_service_retail")
+    returns = scenario.agent("returns")
+    tools = [ToolSpec(t.name, t.description, t.parameters) for t in scenario.tools_for(returns)]
+    system = [Message("system", returns.instructions)]
+    chat = [Message("system", "You are brief."), Message("user", "Say hi.")]
+
+    async def run() -> tuple[float, float]:
+        await model.warm(chat)
+        started = time.perf_counter()
+        warming = asyncio.create_task(model.warm(system, tools, background=True))
+        await asyncio.sleep(0.3)  # the warm-up is a few chunks in
+        first_token = None
+        async for item in model.stream(chat, (), "none", ModelSettings(max_tokens=4)):
+            if isinstance(item, TextDelta) and first_token is None:
+                first_token = time.perf_counter() - started
+        await warming
+        return first_token or 0.0, time.perf_counter() - started
+
+    first_token, warmed_at = asyncio.run(run())
+    assert first_token < warmed_at  # the reply did not wait for the whole prompt
+    assert len(model._states) == 2  # one per system prompt, not one per chunk
