@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -76,7 +77,7 @@ class LlamaChatModel:
         self._im_end = self._llm.tokenize(b"<|im_end|>", add_bos=False, special=True)[0]
         self._stop = {self._llm.token_eos(), self._im_end}
         self._states: OrderedDict[int, llama_state.SavedPrefix] = OrderedDict()
-        """Saved KV states keyed by system-prompt tokens: warm per-agent prefixes."""
+        """Saved KV states, one per agent (instructions and tools): warm per-agent prefixes."""
         self._grammars: dict[str, Any] = {}
         self._openers: list[int] | None = None
         self._lock = asyncio.Lock()
@@ -104,6 +105,7 @@ class LlamaChatModel:
             format_prompt(messages, tools).encode(), add_bos=False, special=True
         )
         max_tokens = (settings.max_tokens if settings else None) or MAX_TEXT_TOKENS
+        key = _agent_key(messages, tools)
         async with self._lock:
             cancel = threading.Event()
             loop = asyncio.get_running_loop()
@@ -111,7 +113,9 @@ class LlamaChatModel:
 
             def worker() -> None:
                 try:
-                    for item in self._generate(prompt, offered, tool_choice, max_tokens, cancel):
+                    for item in self._generate(
+                        prompt, key, offered, tool_choice, max_tokens, cancel
+                    ):
                         loop.call_soon_threadsafe(queue.put_nowait, item)
                 except Exception as exc:
                     loop.call_soon_threadsafe(queue.put_nowait, exc)
@@ -150,7 +154,7 @@ class LlamaChatModel:
             format_prompt(messages, tools).encode(), add_bos=False, special=True
         )
         system = prompt[: self._system_length(prompt)]
-        key = hash(tuple(system))
+        key = _agent_key(messages, tools)
         step = WARM_CHUNK if background else len(system)
         for end in [*range(step, len(system), step), len(system)]:
             async with self._lock:
@@ -168,7 +172,7 @@ class LlamaChatModel:
         if self._shared_prefix(tokens) < len(tokens):
             for _ in self._llm.generate(tokens, temp=0.0, top_k=1):
                 break
-        self._remember(tokens, key)
+        self._remember(key)
 
     def _system_length(self, prompt: list[int]) -> int:
         """Tokens up to and including the system turn's end."""
@@ -193,9 +197,8 @@ class LlamaChatModel:
             llama_state.restore(self._llm, self._states[best])
             self._states.move_to_end(best)
 
-    def _remember(self, prompt: list[int], key: int | None = None) -> None:
-        """Save the live state under its system prompt (a partial warm-up saves under its key)."""
-        key = hash(tuple(prompt[: self._system_length(prompt)])) if key is None else key
+    def _remember(self, key: int) -> None:
+        """Save the live state in its agent's slot (one per agent, most recent first)."""
         self._states[key] = llama_state.save(self._llm)
         self._states.move_to_end(key)
         while len(self._states) > MAX_SAVED_STATES:
@@ -204,6 +207,7 @@ class LlamaChatModel:
     def _generate(
         self,
         prompt: list[int],
+        key: int,
         offered: list[ToolSpec],
         tool_choice: ToolChoice,
         max_tokens: int,
@@ -213,7 +217,7 @@ class LlamaChatModel:
         try:
             yield from self._generate_primed(prompt, offered, tool_choice, max_tokens, cancel)
         finally:
-            self._remember(prompt)
+            self._remember(key)
 
     def _generate_primed(
         self,
@@ -326,6 +330,16 @@ class LlamaChatModel:
         if gbnf not in self._grammars:
             self._grammars[gbnf] = LlamaGrammar.from_string(gbnf, verbose=False)
         return self._grammars[gbnf]
+
+
+def _agent_key(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
+    """Identifies an agent's prompt prefix: its instructions and tools, not the conversation.
+
+    Keying by the whole system turn would give every conversation its own slot, since notes
+    about earlier handoffs go there, and push the agents' states out of the cache.
+    """
+    system = next((m.content for m in messages if m.role == "system"), "")
+    return hash((system, *(json.dumps([t.name, t.description, t.parameters]) for t in tools)))
 
 
 def call_share(logits: Any, openers: list[int]) -> float:
