@@ -155,7 +155,7 @@ class LlamaChatModel:
         )
         system = prompt[: self._system_length(prompt)]
         key = _agent_key(messages, tools)
-        step = WARM_CHUNK if background else len(system)
+        step = WARM_CHUNK if background else max(1, len(system))
         for end in [*range(step, len(system), step), len(system)]:
             async with self._lock:
                 work = asyncio.ensure_future(asyncio.to_thread(self._prefill, system[:end], key))
