@@ -157,6 +157,20 @@ class Stamped:
         await self.inner.close()
 
 
+async def timed_handoff(session: Session, stamped: Stamped, message: str) -> float | None:
+    """Send one message; seconds from agent_changed to the new agent's first text token."""
+    changed_at = None
+    await session.send_text(message)
+    async for event in session.events():
+        if isinstance(event, app.AgentChanged):
+            changed_at = time.perf_counter()
+        if isinstance(event, app.TurnDone):
+            break
+    await session.close()
+    later = [t for t in stamped.first_delta if changed_at is not None and t > changed_at]
+    return later[0] - changed_at if changed_at is not None and later else None
+
+
 async def handoff_latency(model: LlamaChatModel, samples: int, warm_states: bool) -> list[float]:
     """Seconds from the runtime's agent_changed to the new agent's first text token."""
     out: list[float] = []
@@ -168,24 +182,16 @@ async def handoff_latency(model: LlamaChatModel, samples: int, warm_states: bool
         scenario = load_scenario("customer_service_retail", model)
         session = Session(scenario, stamped, warm_handoffs=False)  # states come from earlier runs
         await session.start()
-        changed_at = None
-        await session.send_text(RETURN_REQUESTS[n % len(RETURN_REQUESTS)])
-        async for event in session.events():
-            if isinstance(event, app.AgentChanged):
-                changed_at = time.perf_counter()
-            if isinstance(event, app.TurnDone):
-                break
-        await session.close()
-        later = [t for t in stamped.first_delta if changed_at is not None and t > changed_at]
-        if changed_at is None or not later:
+        seconds = await timed_handoff(session, stamped, RETURN_REQUESTS[n % len(RETURN_REQUESTS)])
+        if seconds is None:
             log(f"    sample {n + 1}/{samples}: no handoff this time (model answered directly)")
             continue
         if warm_states and scenario_warmup:
             scenario_warmup = False  # the first run creates the per-agent states
             log(f"    sample {n + 1}/{samples}: warm-up run, not counted")
             continue
-        out.append(later[0] - changed_at)
-        log(f"    sample {n + 1}/{samples}: handoff → first token {out[-1]:.3f} s")
+        out.append(seconds)
+        log(f"    sample {n + 1}/{samples}: handoff → first token {seconds:.3f} s")
     return out
 
 
@@ -201,17 +207,9 @@ async def first_handoff(model: LlamaChatModel, samples: int) -> dict[str, list[f
         await session.start()
         await engine.warmed()
         out["prewarm"].append(time.perf_counter() - started)
-        changed_at = None
-        await session.send_text(RETURN_REQUESTS[n % len(RETURN_REQUESTS)])
-        async for event in session.events():
-            if isinstance(event, app.AgentChanged):
-                changed_at = time.perf_counter()
-            if isinstance(event, app.TurnDone):
-                break
-        await session.close()
-        later = [t for t in stamped.first_delta if changed_at is not None and t > changed_at]
-        if changed_at is not None and later:
-            out["handoff_first"].append(later[0] - changed_at)
+        seconds = await timed_handoff(session, stamped, RETURN_REQUESTS[n % len(RETURN_REQUESTS)])
+        if seconds is not None:
+            out["handoff_first"].append(seconds)
         log(f"    sample {n + 1}/{samples}: warm-up {out['prewarm'][-1]:.1f} s")
     return out
 
