@@ -590,8 +590,10 @@ def test_calls_of_tools_not_offered_render_as_notes() -> None:
     assert '<tool_call>\n{"name": "transfer_to_returns"' not in prompt
     assert "<tool_response>" not in prompt
     system, _, body = prompt.partition(IM_END)
-    assert 'transfer_to_returns was called with {"reason": "return"}' in system
-    assert 'transfer_to_returns result: {"assistant": "returns"}' in system
+    assert system.endswith(
+        '# Earlier in this conversation\n- transfer_to_returns returned {"assistant": "returns"}'
+    )
+    assert '"reason"' not in prompt  # the arguments repeat the user's words
     assert body.index("I want to return my board") < body.index("Connecting you.")
     assert prompt.endswith(f"Connecting you.{IM_END}\n{IM_START}assistant\n")
 

@@ -11,11 +11,13 @@ import pytest
 from voxrelay.engine import Engine
 from voxrelay.models import cache as model_cache
 from voxrelay.models.base import Message, ModelSettings, TextDelta, ToolSpec
+from voxrelay.models.chatml import IM_END, format_prompt
 from voxrelay.realtime import InProcessRealtime
 from voxrelay.scenarios import load_scenario
 from voxrelay.session import Session
+from voxrelay.session import events as app
 from voxrelay.session.session import reachable
-from voxrelay.testing import ScriptedChatModel
+from voxrelay.testing import ScriptedChatModel, Step, call, say
 
 
 def test_reachable_is_breadth_first_and_skips_the_start() -> None:
@@ -28,9 +30,11 @@ def test_reachable_is_breadth_first_and_skips_the_start() -> None:
 class WarmRecorder(ScriptedChatModel):
     """A scripted model that also records warm-ups: (first line of instructions, background)."""
 
-    def __init__(self) -> None:
-        super().__init__([])
+    def __init__(self, steps: Sequence[Step] = ()) -> None:
+        super().__init__(steps)
         self.warmed: list[tuple[str, bool]] = []
+        self.prompts: list[str] = []
+        """The local model's prompt for each warm-up."""
 
     async def warm(
         self,
@@ -40,6 +44,7 @@ class WarmRecorder(ScriptedChatModel):
         background: bool = False,
     ) -> None:
         self.warmed.append((messages[0].content.splitlines()[0], background))
+        self.prompts.append(format_prompt(messages, tools))
 
 
 async def _warmed_after_start(warm_handoffs: bool) -> tuple[list[tuple[str, bool]], list[str]]:
@@ -64,6 +69,29 @@ def test_session_warms_every_reachable_agent_in_the_background() -> None:
 def test_session_can_skip_warming_handoff_targets() -> None:
     warmed, firsts = asyncio.run(_warmed_after_start(warm_handoffs=False))
     assert warmed == [(firsts[0], False)]
+
+
+def test_a_handoff_target_is_warmed_as_far_as_a_real_transfer_reaches() -> None:
+    """The warm-up includes the note about the transfer, so only the caller's words are left."""
+    chat = WarmRecorder(
+        [call("transfer_to_returns", '{"reason": "a return"}'), say("Which item is it?")]
+    )
+    scenario = load_scenario("customer_service_retail")
+    engine = Engine(chat)
+
+    async def run() -> None:
+        async with Session(scenario, InProcessRealtime(engine)) as session:
+            await engine.warmed()
+            await session.send_text("I want to return my snowboard.")
+            async for event in session.events():
+                if isinstance(event, app.TurnDone):
+                    break
+
+    asyncio.run(run())
+    messages, tools, _ = chat.requests[-1]
+    system = format_prompt(messages, tools).split(IM_END)[0]
+    assert "transfer_to_returns returned" in system
+    assert [p.split(IM_END)[0] for p in chat.prompts].count(system) == 1
 
 
 @pytest.mark.real

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -43,6 +44,11 @@ def snake_case(name: str) -> str:
 def handoff_tool_name(agent_name: str) -> str:
     """The tool that transfers to an agent: `transfer_to_<snake_name>`."""
     return HANDOFF_PREFIX + snake_case(agent_name)
+
+
+def handoff_output(agent_name: str) -> str:
+    """What a transfer to `agent_name` returns, as the conversation records it."""
+    return json.dumps({"assistant": agent_name})
 
 
 def handoff_tool(target: Agent) -> FunctionTool:

@@ -279,15 +279,17 @@ class Engine:
         self._warming.add(task)
         task.add_done_callback(self._warming.discard)
 
-    def prewarm(self, configs: list[SessionConfig]) -> None:
+    def prewarm(self, plans: list[tuple[SessionConfig, list[Item]]]) -> None:
         """Evaluate prompts the session may switch to later (handoff targets), in order.
 
-        Runs in the background and yields to responses between steps; configurations already
-        evaluated cost nothing. Not part of the Realtime protocol: in-process callers only.
+        Each plan is a configuration and the conversation items it will be entered with (the
+        handoff call and its result), so the warm prefix reaches as far as it can. Runs in the
+        background and yields to responses between steps; prompts already evaluated cost
+        nothing. Not part of the Realtime protocol: in-process callers only.
         """
-        if not isinstance(self.chat, Warmable) or not configs:
+        if not isinstance(self.chat, Warmable) or not plans:
             return
-        task = asyncio.create_task(self._prewarm(self.chat, configs), name="prewarm")
+        task = asyncio.create_task(self._prewarm(self.chat, plans), name="prewarm")
         self._warming.add(task)
         task.add_done_callback(self._warming.discard)
 
@@ -295,9 +297,9 @@ class Engine:
         """Wait until the prompt warm-ups started so far have finished."""
         await asyncio.gather(*self._warming, return_exceptions=True)
 
-    async def _prewarm(self, chat: Warmable, configs: list[SessionConfig]) -> None:
-        for config in configs:
-            messages = to_messages(config.instructions or "", [])
+    async def _prewarm(self, chat: Warmable, plans: list[tuple[SessionConfig, list[Item]]]) -> None:
+        for config, items in plans:
+            messages = to_messages(config.instructions or "", items)
             tools = tool_specs(config.tools or [])
             await self._warm_quietly(chat, messages, tools, background=True)
 

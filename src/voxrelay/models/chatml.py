@@ -68,9 +68,9 @@ def format_prompt(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> str
     header = (system.content if system else "You are a helpful assistant.") + (
         tools_block(tools) if tools else ""
     )
-    notes = [_note(m, foreign) for m in rest if _is_foreign(m, foreign)]
+    notes = [_note(m, foreign) for m in rest if m.role == "tool" and _is_foreign(m, foreign)]
     if notes:
-        header += "\n\n# Earlier in this conversation\n" + "\n".join(n for n in notes if n)
+        header += "\n\n# Earlier in this conversation\n" + "\n".join(notes)
     parts = [_turn("system", header)]
     for m in rest:
         if not _is_foreign(m, foreign):
@@ -92,16 +92,16 @@ def _is_foreign(m: Message, foreign: dict[str, str]) -> bool:
     return bool(m.tool_calls) and all(c.call_id in foreign for c in m.tool_calls)
 
 
-def _note(m: Message, foreign: dict[str, str]) -> str:
+def _note(result: Message, foreign: dict[str, str]) -> str:
     """A past call of a tool the model cannot call now, as background rather than an example.
 
     A small model that sees a `<tool_call>` it cannot make (the handoff that brought the
     conversation here) imitates it, and one that sees a note just before its turn repeats
-    it; in the system prompt it reads as context.
+    it; in the system prompt it reads as context. The call's arguments are left out: they
+    came from the user's words, which follow, and a note that depends only on the tool and
+    its result is the same in every conversation, so it can be part of a warm prefix.
     """
-    if m.role == "tool":
-        return f"- {foreign[m.tool_call_id or '']} result: {m.content}"
-    return "\n".join(f"- {c.name} was called with {c.arguments or '{}'}" for c in m.tool_calls)
+    return f"- {foreign[result.tool_call_id or '']} returned {result.content}"
 
 
 def _turn(role: str, content: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voxrelay.agents import Agent, HistoryEntry, RunContext, Scenario
-from voxrelay.agents.agent import HANDOFF_PREFIX
+from voxrelay.agents.agent import HANDOFF_PREFIX, handoff_output, handoff_tool_name
 from voxrelay.agents.context import Role
 from voxrelay.config import Settings, get_settings
 from voxrelay.engine.trace import TurnTrace
@@ -27,6 +27,7 @@ from voxrelay.realtime.types import (
     FunctionToolDef,
     InputAudio,
     InputText,
+    Item,
     MessageItem,
     OutputAudio,
     Response,
@@ -321,7 +322,7 @@ class Session:
         prewarm = getattr(getattr(self.model, "engine", None), "prewarm", None)
         if self.warm_handoffs and prewarm is not None:
             order = reachable(self.scenario.graph(), self.agent.name)
-            prewarm([self._config(self.scenario.agent(name)) for name in order])
+            prewarm([(self._config(self.scenario.agent(name)), arrival(name)) for name in order])
 
     def _install_sentence_gate(self) -> None:
         """On the in-process engine: guardrails gate each sentence; latency traces become events."""
@@ -650,7 +651,7 @@ class Session:
             return error_output(problem or "unknown agent"), None
         # Kept minimal: the new agent reads every token of it before its first word (~8 ms
         # per token on 2 cores), and a 0.5B model echoes longer notes back to the caller.
-        return ToolOutcome(json.dumps({"assistant": target.name}), ok=True), target
+        return ToolOutcome(handoff_output(target.name), ok=True), target
 
     async def _switch_to(self, target: Agent, reason: str) -> None:
         previous = self.agent.name
@@ -679,6 +680,12 @@ class Session:
         """
         self._remember("assistant", text)
         await self._emit(app.AssistantMessage(agent=self.agent.name, text=text))
+
+
+def arrival(agent_name: str) -> list[Item]:
+    """The conversation items a transfer to `agent_name` adds: its call and its result."""
+    call = FunctionCallItem(call_id="warm", name=handoff_tool_name(agent_name), arguments="{}")
+    return [call, FunctionCallOutputItem(call_id="warm", output=handoff_output(agent_name))]
 
 
 def reachable(graph: dict[str, list[str]], start: str) -> list[str]:
