@@ -128,7 +128,7 @@ def tool_message(model: ScriptedChatModel, request: int) -> str:
     return model.requests[request][0][-1].content
 
 
-async def test_handoff_updates_session_then_output_then_response(run):
+async def test_handoff_sends_output_then_updates_session_then_response(run):
     session, model, engine, rec = await run(
         call("transfer_to_returns", '{"reason": "wants a return"}'),
         say("Sure, which order?", expect_in_prompt=["I want to return my board"]),
@@ -148,7 +148,8 @@ async def test_handoff_updates_session_then_output_then_response(run):
     assert changed.reason == "wants a return"
     assert events[4].agent == "returns"  # type: ignore[attr-defined]
     sent = [e.type for e in rec.sent]
-    assert sent[-3:] == ["session.update", "conversation.item.create", "response.create"]
+    # the output first: the engine warms the new agent's prompt on session.update, note included
+    assert sent[-3:] == ["conversation.item.create", "session.update", "response.create"]
     assert engine.session.instructions == "Handle returns."
     assert sorted(t.name for t in engine.session.tools or []) == ["remembered", "transfer_to_front"]
     returns_request = model.requests[1]

@@ -344,7 +344,7 @@ async def test_handoff_in_a_voice_session_speaks_with_the_new_voice(voice):
         ev.ResponseCreated(response=Response(id="r1")),
         ev.ResponseDone(response=Response(id="r1", status="completed", output=[call])),
     )
-    update, output, create = model.sent[-3:]
+    output, update, create = model.sent[-3:]
     assert isinstance(update, ev.SessionUpdate)
     assert update.session.audio and update.session.audio.output
     assert update.session.audio.output.voice == "verse"

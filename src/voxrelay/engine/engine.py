@@ -270,10 +270,14 @@ class Engine:
             ) from exc
 
     def _warm(self) -> None:
-        """Let a model that can pre-evaluate the new instructions and tools do it now."""
+        """Let a model that can pre-evaluate the new instructions and tools do it now.
+
+        With the conversation so far, so that what the system turn says about it (a handoff
+        that brought the caller here) is part of the warm prefix, not evaluated again.
+        """
         if not isinstance(self.chat, Warmable):
             return
-        messages = to_messages(self.session.instructions or "", [])
+        messages = to_messages(self.session.instructions or "", list(self.conversation))
         tools = tool_specs(self.session.tools or [])
         task = asyncio.create_task(self._warm_quietly(self.chat, messages, tools))
         self._warming.add(task)

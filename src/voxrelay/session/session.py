@@ -599,10 +599,11 @@ class Session:
                     ok=outcome.ok,
                 )
             )
-            if new_agent is not None and outcome.ok:
-                await self._switch_to(new_agent, _reason(call.arguments))
             output = FunctionCallOutputItem(call_id=call.call_id, output=outcome.output)
             await self.model.send(ev.ConversationItemCreate(item=output))
+            if new_agent is not None and outcome.ok:
+                # after the output, so the engine warms the new agent with the whole handoff
+                await self._switch_to(new_agent, _reason(call.arguments))
         await self._continue()
 
     async def _continue(self) -> None:
