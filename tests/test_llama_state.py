@@ -65,3 +65,22 @@ def test_switching_agents_restores_the_saved_prefix_exactly() -> None:
     live, restored, biggest = asyncio.run(run())
     assert live and restored == live
     assert biggest < 64 * 1024 * 1024  # KV cells only, not the vocabulary-wide scores matrix
+
+
+@pytest.mark.real
+def test_a_warm_state_is_a_prefix_of_the_next_turn() -> None:
+    """Warm-up reaches into the user turn's opening, and every warmed token is reused."""
+    spec = model_cache.spec("qwen2.5-0.5b")
+    if not model_cache.is_ready(spec):
+        pytest.skip("local LLM not prepared (voxrelay models --prepare)")
+    from voxrelay.models.chatml import format_prompt
+    from voxrelay.models.llama import LlamaChatModel
+
+    model = LlamaChatModel(spec.path())
+    asyncio.run(model.warm(SNOWY, [LOOKUP]))
+    (state,) = model._states.values()
+    turn = format_prompt([*SNOWY, Message("user", "Do you sell boots?")], [LOOKUP])
+    prompt = model._llm.tokenize(turn.encode(), add_bos=False, special=True)
+    warmed = len(state.tokens)
+    assert llama_state.common_prefix(state.tokens, prompt) == warmed
+    assert model._llm.detokenize(prompt[warmed:]).startswith(b"Do you sell boots?")

@@ -34,6 +34,7 @@ from voxrelay.models.base import (
     Usage,
 )
 from voxrelay.models.chatml import (
+    IM_START,
     TOOL_CALL_OPEN,
     complete_json,
     format_prompt,
@@ -76,6 +77,9 @@ class LlamaChatModel:
         )
         self._im_end = self._llm.tokenize(b"<|im_end|>", add_bos=False, special=True)[0]
         self._stop = {self._llm.token_eos(), self._im_end}
+        self._user_opener = self._llm.tokenize(
+            f"\n{IM_START}user\n".encode(), add_bos=False, special=True
+        )
         self._states: OrderedDict[int, llama_state.SavedPrefix] = OrderedDict()
         """Saved KV states, one per agent (instructions and tools): warm per-agent prefixes."""
         self._grammars: dict[str, Any] = {}
@@ -153,7 +157,7 @@ class LlamaChatModel:
         prompt = self._llm.tokenize(
             format_prompt(messages, tools).encode(), add_bos=False, special=True
         )
-        system = prompt[: self._system_length(prompt)]
+        system = self._warm_part(prompt)
         key = _agent_key(messages, tools)
         step = WARM_CHUNK if background else max(1, len(system))
         for end in [*range(step, len(system), step), len(system)]:
@@ -174,9 +178,10 @@ class LlamaChatModel:
                 break
         self._remember(key)
 
-    def _system_length(self, prompt: list[int]) -> int:
-        """Tokens up to and including the system turn's end."""
-        return prompt.index(self._im_end) + 1 if self._im_end in prompt else len(prompt)
+    def _warm_part(self, prompt: list[int]) -> list[int]:
+        """The system turn and the opening of the user turn that follows it in most prompts."""
+        end = prompt.index(self._im_end) + 1 if self._im_end in prompt else len(prompt)
+        return prompt[:end] + self._user_opener
 
     def _shared_prefix(self, prompt: list[int]) -> int:
         """Tokens the live KV cache already holds for this prompt."""
