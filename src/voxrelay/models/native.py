@@ -36,8 +36,16 @@ def lib_dir() -> Path:
 
 
 def is_isolated(directory: Path) -> bool:
-    """True when the libraries in `directory` already carry their own sonames."""
-    return all((directory / own_soname(lib)).exists() for lib in LIBS if _present(directory, lib))
+    """True when the libraries in `directory` already carry their own sonames.
+
+    Read from the libraries themselves: a reinstall over a patched package leaves the renamed
+    copies behind but puts back unpatched originals.
+    """
+    return all(
+        own_soname(lib).encode() in (directory / f"lib{lib}.so").read_bytes()
+        for lib in LIBS
+        if _present(directory, lib)
+    )
 
 
 def isolate(directory: Path, patchelf: str = "patchelf") -> list[Path]:
