@@ -23,6 +23,27 @@ def test_call_share_is_the_probability_of_the_opener_tokens() -> None:
     assert call_share(np.array([0.0, -np.inf], dtype=np.float32), [1]) == 0.0
 
 
+@pytest.mark.parametrize(
+    ("first", "opens"),
+    [
+        (b'{"', True),
+        (b" {", True),
+        (b"<tool_call>", True),
+        (b"<tools", True),
+        (b"<", True),  # the 1.5B opened `<tools>` + a call this way
+        (b"<to", True),
+        (b"Sure", False),
+        (b"<b", False),
+        (b" ", False),
+        (b"", False),
+    ],
+)
+def test_which_first_tokens_open_a_call(first: bytes, opens: bool) -> None:
+    from voxrelay.models.llama import opens_call
+
+    assert opens_call(first) is opens
+
+
 def test_threshold_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOXRELAY_LLM_CALL_THRESHOLD", "0.2")
     assert Settings().llm_call_threshold == 0.2

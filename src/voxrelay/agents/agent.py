@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+from voxrelay.agents.context import RunContext
 from voxrelay.agents.guardrails import OutputGuardrail
 from voxrelay.agents.tool import FunctionTool, function_tool
 from voxrelay.errors import ConfigError
@@ -29,6 +31,12 @@ class Agent:
     greeting: str | None = None
     """Said first when a conversation starts with this agent."""
     output_guardrails: list[OutputGuardrail] = field(default_factory=list)
+    context: Callable[[RunContext], str | None] | None = None
+    """Live facts from session state for the prompt (who the verified caller is), or None.
+
+    Called before every response the session asks for; the text goes at the end of the
+    instructions under CONTEXT_HEADING, where changing it keeps the prompt prefix cached.
+    """
 
     def handoff_names(self) -> list[str]:
         """Names of the agents this one may hand off to."""

@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant", "tool"]
+CONTEXT_HEADING = "\n\n# Context\n"
+"""Instructions may end with a section under this heading: facts that change during a session.
+
+Local models put it after the tool list, so instructions and tools stay a cached prefix.
+"""
 ToolChoice = Literal["auto", "none", "required"] | str
 """`auto`, `none`, `required`, or the name of one tool that must be called."""
 

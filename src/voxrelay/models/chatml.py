@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from voxrelay.errors import ModelError
-from voxrelay.models.base import Message, ToolCall, ToolSpec
+from voxrelay.models.base import CONTEXT_HEADING, Message, ToolCall, ToolSpec
 
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
@@ -65,9 +65,10 @@ def format_prompt(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> str
     system = next((m for m in messages if m.role == "system"), None)
     rest = [m for m in messages if m is not system]
     foreign = _foreign_calls(rest, {t.name for t in tools})
-    header = (system.content if system else "You are a helpful assistant.") + (
-        tools_block(tools) if tools else ""
-    )
+    instructions, heading, context = (
+        system.content if system else "You are a helpful assistant."
+    ).partition(CONTEXT_HEADING)
+    header = instructions + (tools_block(tools) if tools else "") + heading + context
     notes = [_note(m, foreign) for m in rest if m.role == "tool" and _is_foreign(m, foreign)]
     if notes:
         header += "\n\n# Earlier in this conversation\n" + "\n".join(notes)

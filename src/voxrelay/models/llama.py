@@ -254,9 +254,8 @@ class LlamaChatModel:
         yield Usage(len(prompt), produced)
 
     def _starts_call(self, token: int, text: str) -> bool:
-        """Small models open a call with `<tool_call>` or, often, with bare JSON."""
-        head = text.lstrip()
-        return [token] == self._tool_call_token or head.startswith(("{", "<tool"))
+        """Small models open a call with `<tool_call>`, bare JSON, or markup such as `<tools>`."""
+        return [token] == self._tool_call_token or opens_call(text.encode())
 
     def _decode_call(
         self, prompt: list[int], offered: list[ToolSpec], cancel: threading.Event
@@ -323,7 +322,7 @@ class LlamaChatModel:
             openers = set(self._tool_call_token)
             for token in range(self._llm.n_vocab()):
                 text = self._llm.detokenize([token])
-                if b"{" in text or text.lstrip().startswith(b"<tool"):
+                if b"{" in text or opens_call(text):
                     openers.add(token)
             self._openers = sorted(openers)
         return self._openers, sorted({*self._openers, *self._stop})
@@ -345,6 +344,16 @@ def _agent_key(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
     """
     system = next((m.content for m in messages if m.role == "system"), "")
     return hash((system, *(json.dumps([t.name, t.description, t.parameters]) for t in tools)))
+
+
+def opens_call(text: bytes) -> bool:
+    """True for a reply's first token that starts call syntax: `{`, `<tool…`, or `<`, `<to`.
+
+    A spoken reply never starts with markup, so a bare `<` is the start of `<tool_call>` or
+    of the `<tools>` tag a model copies from its prompt.
+    """
+    head = text.lstrip()
+    return head.startswith((b"{", b"<tool")) or (head != b"" and b"<tool".startswith(head))
 
 
 def call_share(logits: Any, openers: list[int]) -> float:

@@ -7,6 +7,7 @@ from voxrelay.models.base import ChatModel
 from voxrelay.scenarios.retail_tools import (
     add_to_cart,
     authenticate_user_information,
+    caller_context,
     check_eligibility_and_possibly_initiate_return,
     checkout,
     lookup_new_sales,
@@ -71,6 +72,7 @@ def build(chat_model: ChatModel | None = None) -> Scenario:
     authentication = Agent(
         name="authentication",
         instructions=AUTHENTICATION,
+        context=caller_context,
         tools=[authenticate_user_information],
         handoffs=["returns", "sales", "simulatedHuman"],
         handoff_description="Front desk: greets callers, verifies identity and routes them.",
@@ -79,6 +81,7 @@ def build(chat_model: ChatModel | None = None) -> Scenario:
     returns = Agent(
         name="returns",
         instructions=RETURNS,
+        context=caller_context,
         tools=[
             authenticate_user_information,
             lookup_orders,
@@ -91,6 +94,7 @@ def build(chat_model: ChatModel | None = None) -> Scenario:
     sales = Agent(
         name="sales",
         instructions=SALES,
+        context=caller_context,
         tools=[lookup_new_sales, add_to_cart, checkout],
         handoffs=["authentication", "returns", "simulatedHuman"],
         handoff_description="Buying: products, prices, current deals, cart and checkout.",

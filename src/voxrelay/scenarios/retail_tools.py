@@ -143,6 +143,14 @@ def verified_customer(ctx: RunContext) -> Customer | None:
     return by_id.get(record["customer_id"])
 
 
+def caller_context(ctx: RunContext) -> str | None:
+    """The agents' live context: who the caller is, once verified."""
+    customer = verified_customer(ctx)
+    if customer is None:
+        return None
+    return f"The caller is verified: {customer.name}, phone {customer.phone}."
+
+
 def return_decision(item: OrderItem, days_since: int, reason: str) -> tuple[bool, str]:
     """Apply the return policy to one item: (eligible, why)."""
     data = retail_data()

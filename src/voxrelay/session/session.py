@@ -17,6 +17,7 @@ from voxrelay.agents.context import Role
 from voxrelay.config import Settings, get_settings
 from voxrelay.engine.trace import TurnTrace
 from voxrelay.errors import ConfigError
+from voxrelay.models.base import CONTEXT_HEADING
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.model import RealtimeModel
 from voxrelay.realtime.types import (
@@ -82,6 +83,8 @@ class Session:
         self.history: list[HistoryEntry] = []
         self.state: dict[str, Any] = state if state is not None else {}
         self.handoffs: list[HandoffRecord] = []
+        self._sent_instructions: str | None = None
+        """The active agent's instructions as last sent, live context included."""
         if voice is None and output_modalities is not None and "audio" in output_modalities:
             voice = VoiceOptions()
         self.voice = voice
@@ -129,6 +132,7 @@ class Session:
         if self.voice is not None:
             config.audio = self.voice.audio_config(self.agent.voice)
         await self.model.connect(config)
+        self._sent_instructions = config.instructions
         self._install_sentence_gate()
         self._warm_handoff_targets()
         self._pump = asyncio.create_task(self._read(), name="session events")
@@ -169,8 +173,24 @@ class Session:
         self._failed_calls.clear()
 
     async def _create_response(self, params: ResponseParams | None = None) -> None:
+        await self._refresh_context()
         self._awaiting_response = True
         await self.model.send(ev.ResponseCreate(response=params))
+
+    async def _refresh_context(self) -> None:
+        """Send the active agent's instructions again if its live context has changed."""
+        instructions = self._instructions(self.agent)
+        if instructions != self._sent_instructions:
+            await self.model.send(
+                ev.SessionUpdate(session=SessionConfig(instructions=instructions))
+            )
+            self._sent_instructions = instructions
+
+    def _instructions(self, agent: Agent) -> str:
+        """The agent's instructions, with its live context (if any) under CONTEXT_HEADING."""
+        ctx = RunContext(agent_name=agent.name, history=self.history, state=self.state)
+        context = agent.context(ctx) if agent.context else None
+        return agent.instructions + (CONTEXT_HEADING + context if context else "")
 
     def events(self) -> AsyncIterator[app.AppEventBase]:
         """App events as they happen."""
@@ -659,7 +679,9 @@ class Session:
         self.agent = target
         self._handed_off_this_turn = True
         self._just_handed_off = True
-        await self.model.send(ev.SessionUpdate(session=self._config(target)))
+        config = self._config(target)
+        await self.model.send(ev.SessionUpdate(session=config))
+        self._sent_instructions = config.instructions
         await self._emit(
             app.AgentChanged(agent=target.name, from_=previous, to=target.name, reason=reason)
         )
@@ -667,7 +689,9 @@ class Session:
     def _config(self, agent: Agent) -> SessionConfig:
         """The session fields that belong to an agent: instructions, tools, voice."""
         tools = [FunctionToolDef.model_validate(t.spec()) for t in self.scenario.tools_for(agent)]
-        config = SessionConfig(instructions=agent.instructions, tools=tools, tool_choice="auto")
+        config = SessionConfig(
+            instructions=self._instructions(agent), tools=tools, tool_choice="auto"
+        )
         voice = agent.voice or (self.voice.voice if self.voice else None)
         if voice:
             config.audio = AudioConfig(output=AudioOutput(voice=voice))

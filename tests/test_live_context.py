@@ -1,0 +1,88 @@
+"""An agent's live context: facts from session state at the end of its instructions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from test_session import Recording
+from voxrelay.agents import Agent, RunContext, Scenario, tool
+from voxrelay.engine import Engine
+from voxrelay.models.base import CONTEXT_HEADING, Message, ToolSpec
+from voxrelay.models.chatml import IM_END, format_prompt
+from voxrelay.realtime import InProcessRealtime
+from voxrelay.realtime import events as ev
+from voxrelay.session import Session
+from voxrelay.testing import ScriptedChatModel, call, say
+from voxrelay.testing.chat import Step
+
+
+@tool
+def sign_in(ctx: RunContext, name: str) -> dict[str, Any]:
+    """Sign the caller in."""
+    ctx.state["user"] = name
+    return {"signed_in": True}
+
+
+def who(ctx: RunContext) -> str | None:
+    """Live context: the signed-in caller."""
+    return f"Signed in: {ctx.state['user']}." if "user" in ctx.state else None
+
+
+def desk() -> Scenario:
+    return Scenario("desk", [Agent("desk", "Help callers.", tools=[sign_in], context=who)])
+
+
+async def _session(*steps: Step, state: dict[str, Any] | None = None):
+    model = ScriptedChatModel(steps)
+    recorder = Recording(InProcessRealtime(Engine(model)))
+    session = Session(desk(), recorder, state=state)
+    await session.start()
+    return session, model, recorder
+
+
+def _updates(recorder: Recording) -> list[str]:
+    return [
+        e.session.instructions or ""
+        for e in recorder.sent
+        if isinstance(e, ev.SessionUpdate) and e.session.instructions
+    ]
+
+
+async def test_context_follows_state_changes_within_a_turn() -> None:
+    session, model, recorder = await _session(
+        say("Who is calling?"),
+        call("sign_in", '{"name": "Ada"}'),
+        say("Welcome, Ada.", expect_in_prompt=["Signed in: Ada."]),
+        say("Anything else?"),
+    )
+    await session.run_turn("Hi")
+    assert CONTEXT_HEADING not in model.requests[0][0][0].content  # nothing known yet
+    await session.run_turn("I'm Ada")
+    await session.run_turn("Thanks")
+    assert _updates(recorder) == ["Help callers." + CONTEXT_HEADING + "Signed in: Ada."]
+    assert model.requests[-1][0][0].content.endswith("Signed in: Ada.")  # sent once, kept
+    await session.close()
+
+
+async def test_context_from_initial_state_is_in_the_first_prompt() -> None:
+    session, model, recorder = await _session(say("Hello Bo."), state={"user": "Bo"})
+    await session.run_turn("Hi")
+    assert model.requests[0][0][0].content == "Help callers." + CONTEXT_HEADING + "Signed in: Bo."
+    assert _updates(recorder) == []  # it came with the connection's configuration
+    await session.close()
+
+
+def test_local_prompt_puts_the_context_after_the_tools() -> None:
+    """Instructions and tools stay one prefix; only the context after them changes."""
+    tool_spec = ToolSpec("sign_in", "Sign the caller in.", {"type": "object", "properties": {}})
+
+    def system_turn(context: str) -> str:
+        instructions = "Help callers." + (CONTEXT_HEADING + context if context else "")
+        prompt = format_prompt(
+            [Message("system", instructions), Message("user", "Hi")], [tool_spec]
+        )
+        return prompt.split(IM_END)[0]
+
+    before, after = system_turn(""), system_turn("Signed in: Ada.")
+    assert before.endswith("if a value is missing, ask for it.")  # the tools block ends it
+    assert after == before + CONTEXT_HEADING + "Signed in: Ada."
