@@ -86,3 +86,27 @@ def test_local_prompt_puts_the_context_after_the_tools() -> None:
     before, after = system_turn(""), system_turn("Signed in: Ada.")
     assert before.endswith("if a value is missing, ask for it.")  # the tools block ends it
     assert after == before + CONTEXT_HEADING + "Signed in: Ada."
+
+
+async def test_a_failing_context_function_leaves_the_session_running(caplog) -> None:
+    def broken(ctx: RunContext) -> str | None:
+        raise KeyError("customer")
+
+    scenario = Scenario("desk", [Agent("desk", "Help callers.", context=broken)])
+    model = ScriptedChatModel([say("Hello.")])
+    session = Session(scenario, InProcessRealtime(Engine(model)))
+    await session.start()
+    events = await session.run_turn("Hi")
+    assert events[-1].type == "turn_done"  # type: ignore[attr-defined]
+    assert model.requests[0][0][0].content == "Help callers."
+    assert "desk's context function failed" in caplog.text
+    await session.close()
+
+
+def test_saved_states_are_keyed_without_the_live_context() -> None:
+    """One slot per agent: each caller's context must not push other agents' states out."""
+    from voxrelay.models.llama import _agent_key
+
+    plain = [Message("system", "Help callers.")]
+    ada = [Message("system", "Help callers." + CONTEXT_HEADING + "Signed in: Ada.")]
+    assert _agent_key(plain, []) == _agent_key(ada, [])

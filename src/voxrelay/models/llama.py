@@ -24,6 +24,7 @@ from voxrelay.config import Settings, get_settings
 from voxrelay.errors import ModelError
 from voxrelay.models import cache, llama_state
 from voxrelay.models.base import (
+    CONTEXT_HEADING,
     Message,
     ModelSettings,
     StreamItem,
@@ -340,10 +341,12 @@ def _agent_key(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
     """Identifies an agent's prompt prefix: its instructions and tools, not the conversation.
 
     Keying by the whole system turn would give every conversation its own slot, since notes
-    about earlier handoffs go there, and push the agents' states out of the cache.
+    about earlier handoffs and live context go there, and push the agents' states out of the
+    cache.
     """
     system = next((m.content for m in messages if m.role == "system"), "")
-    return hash((system, *(json.dumps([t.name, t.description, t.parameters]) for t in tools)))
+    instructions = system.partition(CONTEXT_HEADING)[0]  # live context changes per caller
+    return hash((instructions, *(json.dumps([t.name, t.description, t.parameters]) for t in tools)))
 
 
 def opens_call(text: bytes) -> bool:

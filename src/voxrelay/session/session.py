@@ -188,8 +188,16 @@ class Session:
 
     def _instructions(self, agent: Agent) -> str:
         """The agent's instructions, with its live context (if any) under CONTEXT_HEADING."""
+        if agent.context is None:
+            return agent.instructions
         ctx = RunContext(agent_name=agent.name, history=self.history, state=self.state)
-        context = agent.context(ctx) if agent.context else None
+        try:
+            context = agent.context(ctx)
+        except Exception:
+            log.exception(
+                "%s's context function failed; its instructions go without it", agent.name
+            )
+            context = None
         return agent.instructions + (CONTEXT_HEADING + context if context else "")
 
     def events(self) -> AsyncIterator[app.AppEventBase]:
