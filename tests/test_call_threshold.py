@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from voxrelay.config import Settings
-from voxrelay.models import cache as model_cache
 from voxrelay.models.base import Message, TextDelta, ToolCall, ToolSpec
 
 
@@ -73,15 +72,11 @@ def test_each_model_has_its_tuned_threshold_unless_set(
 
 
 @pytest.mark.real
-def test_threshold_moves_the_reply_or_call_boundary() -> None:
+def test_threshold_moves_the_reply_or_call_boundary(small_llm: Any) -> None:
     """The greeter answers "How are you?" in words unless the threshold is 0 (always call)."""
-    spec = model_cache.spec("qwen2.5-0.5b")
-    if not model_cache.is_ready(spec):
-        pytest.skip("local LLM not prepared (voxrelay models --prepare)")
-    from voxrelay.models.llama import LlamaChatModel
     from voxrelay.scenarios import load_scenario
 
-    model = LlamaChatModel(spec.path())
+    model = small_llm
     scenario = load_scenario("simple_handoff")
     greeter = scenario.agent("greeter")
     tools = [ToolSpec(t.name, t.description, t.parameters) for t in scenario.tools_for(greeter)]

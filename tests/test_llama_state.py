@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import numpy as np
 import pytest
 
-from voxrelay.models import cache as model_cache
 from voxrelay.models import llama_state
 from voxrelay.models.base import Message, ModelSettings, TextDelta, ToolSpec
 
@@ -45,14 +45,9 @@ async def _reply(model: object, messages: list[Message]) -> str:
 
 
 @pytest.mark.real
-def test_switching_agents_restores_the_saved_prefix_exactly() -> None:
+def test_switching_agents_restores_the_saved_prefix_exactly(small_llm: Any) -> None:
     """Back to an agent after another one ran: its saved KV state gives the same reply."""
-    spec = model_cache.spec("qwen2.5-0.5b")
-    if not model_cache.is_ready(spec):
-        pytest.skip("local LLM not prepared (voxrelay models --prepare)")
-    from voxrelay.models.llama import LlamaChatModel
-
-    model = LlamaChatModel(spec.path())
+    model = small_llm
     question = [*SNOWY, Message("user", "Do you sell boots?")]
 
     async def run() -> tuple[str, str, int]:
@@ -68,15 +63,11 @@ def test_switching_agents_restores_the_saved_prefix_exactly() -> None:
 
 
 @pytest.mark.real
-def test_a_warm_state_is_a_prefix_of_the_next_turn() -> None:
+def test_a_warm_state_is_a_prefix_of_the_next_turn(small_llm: Any) -> None:
     """Warm-up reaches into the user turn's opening, and every warmed token is reused."""
-    spec = model_cache.spec("qwen2.5-0.5b")
-    if not model_cache.is_ready(spec):
-        pytest.skip("local LLM not prepared (voxrelay models --prepare)")
     from voxrelay.models.chatml import format_prompt
-    from voxrelay.models.llama import LlamaChatModel
 
-    model = LlamaChatModel(spec.path())
+    model = small_llm
     asyncio.run(model.warm(SNOWY, [LOOKUP]))
     (state,) = model._states.values()
     turn = format_prompt([*SNOWY, Message("user", "Do you sell boots?")], [LOOKUP])

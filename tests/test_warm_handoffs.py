@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
 from voxrelay.engine import Engine
-from voxrelay.models import cache as model_cache
 from voxrelay.models.base import Message, ModelSettings, TextDelta, ToolSpec
 from voxrelay.models.chatml import IM_END, format_prompt
 from voxrelay.realtime import InProcessRealtime
@@ -97,13 +97,8 @@ def test_a_handoff_target_is_warmed_as_far_as_a_real_transfer_reaches() -> None:
 
 
 @pytest.mark.real
-def test_background_warm_yields_to_a_reply_and_keeps_one_state_per_prompt() -> None:
-    spec = model_cache.spec("qwen2.5-0.5b")
-    if not model_cache.is_ready(spec):
-        pytest.skip("local LLM not prepared (voxrelay models --prepare)")
-    from voxrelay.models.llama import LlamaChatModel
-
-    model = LlamaChatModel(spec.path())
+def test_background_warm_yields_to_a_reply_and_keeps_one_state_per_prompt(small_llm: Any) -> None:
+    model = small_llm
     scenario = load_scenario("customer_service_retail")
     returns = scenario.agent("returns")
     tools = [ToolSpec(t.name, t.description, t.parameters) for t in scenario.tools_for(returns)]
