@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from voxrelay.config import Settings
 from voxrelay.engine import Engine
 from voxrelay.models import cache
-from voxrelay.models.base import Message, ModelSettings, TextDelta, ToolSpec, Usage
+from voxrelay.models.base import Message, ModelSettings, TextDelta, ToolSpec, Usage, tool_specs
 from voxrelay.models.llama import LlamaChatModel
 from voxrelay.realtime import InProcessRealtime
 from voxrelay.realtime import events as ev
@@ -104,7 +104,7 @@ def agent_prompt(scenario_agent: str) -> tuple[list[Message], list[ToolSpec]]:
     """The system prompt and tools a scenario agent runs with."""
     scenario = load_scenario("customer_service_retail")
     agent = scenario.agent(scenario_agent)
-    tools = [ToolSpec(t.name, t.description, t.parameters) for t in scenario.tools_for(agent)]
+    tools = tool_specs(scenario.tools_for(agent))
     return [Message("system", agent.instructions)], tools
 
 
@@ -236,7 +236,7 @@ ROWS = [
     ("warm", "time to first token, warm prefix", "ms"),
     ("decode", "decode rate", "tok/s"),
     ("sentence", "time to first complete sentence (warm)", "ms"),
-    ("handoff_warm", "handoff → new agent's first token, warm states", "ms"),
+    ("handoff_warm", "handoff → new agent's first token, warmed in the background", "ms"),
     ("handoff_cold", "handoff → new agent's first token, cold", "ms"),
     ("prewarm", "session start → all handoff targets warmed (empty cache)", "ms"),
     ("handoff_first", "first handoff → first token, after that warm-up", "ms"),

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from voxrelay.config import Settings
-from voxrelay.models.base import Message, TextDelta, ToolCall, ToolSpec
+from voxrelay.models.base import Message, TextDelta, ToolCall, tool_specs
 
 
 def test_call_share_is_the_probability_of_the_opener_tokens() -> None:
@@ -79,7 +79,7 @@ def test_threshold_moves_the_reply_or_call_boundary(small_llm: Any) -> None:
     model = small_llm
     scenario = load_scenario("simple_handoff")
     greeter = scenario.agent("greeter")
-    tools = [ToolSpec(t.name, t.description, t.parameters) for t in scenario.tools_for(greeter)]
+    tools = tool_specs(scenario.tools_for(greeter))
     messages = [Message("system", greeter.instructions), Message("user", "How are you today?")]
 
     async def first_item(threshold: float) -> object:

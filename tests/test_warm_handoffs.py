@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from voxrelay.engine import Engine
-from voxrelay.models.base import Message, ModelSettings, TextDelta, ToolSpec
+from voxrelay.models.base import Message, ModelSettings, TextDelta, ToolSpec, tool_specs
 from voxrelay.models.chatml import IM_END, format_prompt
 from voxrelay.realtime import InProcessRealtime
 from voxrelay.scenarios import load_scenario
@@ -101,7 +101,7 @@ def test_background_warm_yields_to_a_reply_and_keeps_one_state_per_prompt(small_
     model = small_llm
     scenario = load_scenario("customer_service_retail")
     returns = scenario.agent("returns")
-    tools = [ToolSpec(t.name, t.description, t.parameters) for t in scenario.tools_for(returns)]
+    tools = tool_specs(scenario.tools_for(returns))
     system = [Message("system", returns.instructions)]
     chat = [Message("system", "You are brief."), Message("user", "Say hi.")]
 

@@ -11,11 +11,11 @@ from typing import Any
 from voxrelay.engine.audio_in import STT_RATE, InputBuffer, Turn, decode_audio, detected_turn
 from voxrelay.engine.audio_out import SentenceGate, Spoken, heard_text
 from voxrelay.engine.conversation import Conversation, to_messages
-from voxrelay.engine.response import ResponsePlan, ResponseRun, Voice, tool_specs
+from voxrelay.engine.response import ResponsePlan, ResponseRun, Voice
 from voxrelay.engine.speech import SpeechStack
 from voxrelay.engine.trace import TurnTrace
 from voxrelay.errors import AudioFormatError, ProtocolError, UnknownVoiceError
-from voxrelay.models.base import ChatModel, ModelSettings, Warmable
+from voxrelay.models.base import ChatModel, ModelSettings, Warmable, tool_specs
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.types import (
     AudioConfig,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from voxrelay.engine.audio_out import SentenceGate, Speaker, Spoken
@@ -14,7 +14,6 @@ from voxrelay.realtime import events as ev
 from voxrelay.realtime.types import (
     AudioFormat,
     FunctionCallItem,
-    FunctionToolDef,
     Item,
     MessageItem,
     OutputAudio,
@@ -302,8 +301,3 @@ def _usage(usage: Usage | None) -> RealtimeUsage | None:
         },
         output_token_details={"text_tokens": usage.output_tokens},
     )
-
-
-def tool_specs(tools: Sequence[FunctionToolDef]) -> list[ToolSpec]:
-    """ToolSpecs from Realtime `FunctionToolDef`s."""
-    return [ToolSpec(t.name, t.description, t.parameters) for t in tools]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -51,6 +51,22 @@ class ToolSpec:
     def from_realtime(cls, spec: dict[str, Any]) -> ToolSpec:
         """Build from a Realtime `tools[]` entry (`{type:function, name, ...}`)."""
         return cls(spec["name"], spec.get("description", ""), spec.get("parameters", {}))
+
+
+class DescribedTool(Protocol):
+    """Anything that names a tool, says what it does and has a JSON schema of its arguments."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def parameters(self) -> dict[str, Any]: ...
+
+
+def tool_specs(tools: Iterable[DescribedTool]) -> list[ToolSpec]:
+    """ToolSpecs from agent tools or Realtime tool definitions."""
+    return [ToolSpec(t.name, t.description, t.parameters) for t in tools]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from voxrelay.agents import (
     Scenario,
     function_tool,
 )
-from voxrelay.models.base import ChatModel, Message, ToolCall, ToolSpec, complete
+from voxrelay.models.base import ChatModel, Message, ToolCall, complete, tool_specs
 from voxrelay.scenarios.telco_tools import SUPERVISOR_TOOLS
 from voxrelay.session.tools import run_tool as execute_tool
 
@@ -76,7 +76,7 @@ async def ask_supervisor(
 ) -> str:
     """Run the supervisor's tool loop and return the reply text for the chat agent."""
     by_name = {t.name: t for t in tools}
-    specs = [ToolSpec(t.name, t.description, t.parameters) for t in tools]
+    specs = tool_specs(tools)
     messages = supervisor_messages(ctx.history, context)
     sub_ctx = RunContext(agent_name="supervisor", history=ctx.history, state=ctx.state)
     for step in range(MAX_SUPERVISOR_STEPS):
