@@ -11,6 +11,7 @@ from voxrelay.audio.pcm import SAMPLE_WIDTH, samples_for
 from voxrelay.audio.resample import resample
 from voxrelay.engine.audio_in import encode_audio, format_rate
 from voxrelay.engine.trace import TurnTrace
+from voxrelay.realtime.model import SentenceGate
 from voxrelay.realtime.types import AudioFormat
 from voxrelay.speech.base import TTS
 from voxrelay.speech.sentences import SentenceChunker
@@ -18,8 +19,6 @@ from voxrelay.speech.sentences import SentenceChunker
 DELTA_MS = 200
 """Audio per `response.output_audio.delta`."""
 
-SentenceGate = Callable[[str], Awaitable[bool]]
-"""Decides, before synthesis, whether a sentence may be spoken (False blocks it)."""
 OnText = Callable[[str], Awaitable[None]]
 OnAudio = Callable[[str], Awaitable[None]]
 

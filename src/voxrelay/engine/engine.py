@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from voxrelay.engine.audio_in import STT_RATE, InputBuffer, Turn, decode_audio, detected_turn
@@ -17,6 +17,8 @@ from voxrelay.engine.trace import TurnTrace
 from voxrelay.errors import AudioFormatError, ProtocolError, UnknownVoiceError
 from voxrelay.models.base import ChatModel, ModelSettings, Warmable, tool_specs
 from voxrelay.realtime import events as ev
+from voxrelay.realtime.model import TraceListener, WarmPlan
+from voxrelay.realtime.rules import apply_update, default_session, tool_choice_name
 from voxrelay.realtime.types import (
     AudioConfig,
     AudioFormat,
@@ -38,45 +40,7 @@ from voxrelay.speech.turns import SpeechStarted, SpeechStopped
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any], Awaitable[None]]
-TraceListener = Callable[[TurnTrace], None]
 MAX_ALIGNED_ITEMS = 64
-
-
-def default_session(model: str = "voxrelay-local") -> SessionConfig:
-    """The configuration a new session starts with."""
-    pcm = AudioFormat(type="audio/pcm", rate=24000)
-    return SessionConfig(
-        id=new_id("sess"),
-        object="realtime.session",
-        model=model,
-        instructions="",
-        tools=[],
-        tool_choice="auto",
-        output_modalities=["text"],
-        max_output_tokens="inf",
-        audio=AudioConfig(
-            input=AudioInput(format=pcm, turn_detection=TurnDetection()),
-            output=AudioOutput(format=pcm, voice="alloy"),
-        ),
-    )
-
-
-def merge_session(current: SessionConfig, update: SessionConfig) -> SessionConfig:
-    """Apply the fields an update actually sent; nested objects merge, lists replace."""
-    merged = _deep_merge(
-        current.model_dump(exclude_none=False), update.model_dump(exclude_unset=True)
-    )
-    return SessionConfig.model_validate(merged)
-
-
-def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def _input_changed(current: SessionConfig, new: SessionConfig) -> bool:
@@ -109,29 +73,6 @@ def _spoken_part(item: Item, content_index: int) -> OutputAudio:
     part = parts[content_index]
     assert isinstance(part, OutputAudio)
     return part
-
-
-def tool_choice_name(choice: ToolChoiceValue | None, tool_names: list[str]) -> str:
-    """Normalize a Realtime tool_choice to `auto`/`none`/`required` or one tool's name."""
-    if choice is None:
-        return "auto"
-    if isinstance(choice, dict):
-        name = str(choice.get("name", ""))
-        if name not in tool_names:
-            known = ", ".join(tool_names) or "none"
-            raise ProtocolError(
-                "invalid_value",
-                f"tool_choice names {name!r}, not a tool; tools: {known}",
-                param="tool_choice",
-            )
-        return name
-    if choice not in ("auto", "none", "required"):
-        raise ProtocolError(
-            "invalid_value",
-            "tool_choice must be auto, none, required or {type: function, name}",
-            param="tool_choice",
-        )
-    return choice
 
 
 class Engine:
@@ -238,11 +179,7 @@ class Engine:
     # ---- handlers ----------------------------------------------------------------------------
 
     async def _session_update(self, event: ev.SessionUpdate) -> None:
-        merged = merge_session(self.session, event.session)
-        names = [t.name for t in merged.tools or []]
-        if len(set(names)) != len(names):
-            raise ProtocolError("invalid_value", "tool names must be unique", param="session.tools")
-        tool_choice_name(merged.tool_choice, names)
+        merged = apply_update(self.session, event.session)
         if merged.output_modalities and "audio" in merged.output_modalities and not self.speech:
             raise ProtocolError(
                 "audio_unavailable",
@@ -283,7 +220,7 @@ class Engine:
         self._warming.add(task)
         task.add_done_callback(self._warming.discard)
 
-    def prewarm(self, plans: list[tuple[SessionConfig, list[Item]]]) -> None:
+    def prewarm(self, plans: Sequence[WarmPlan]) -> None:
         """Evaluate prompts the session may switch to later (handoff targets), in order.
 
         Each plan is a configuration and the conversation items it will be entered with (the
@@ -297,11 +234,19 @@ class Engine:
         self._warming.add(task)
         task.add_done_callback(self._warming.discard)
 
+    def set_sentence_gate(self, gate: SentenceGate | None) -> None:
+        """Check each sentence with `gate` before it is spoken; None removes the gate."""
+        self.sentence_gate = gate
+
+    def add_trace_listener(self, listener: TraceListener) -> None:
+        """Call `listener` with each voice turn's latency trace."""
+        self.trace_listeners.append(listener)
+
     async def warmed(self) -> None:
         """Wait until the prompt warm-ups started so far have finished."""
         await asyncio.gather(*self._warming, return_exceptions=True)
 
-    async def _prewarm(self, chat: Warmable, plans: list[tuple[SessionConfig, list[Item]]]) -> None:
+    async def _prewarm(self, chat: Warmable, plans: Sequence[WarmPlan]) -> None:
         for config, items in plans:
             messages = to_messages(config.instructions or "", items)
             tools = tool_specs(config.tools or [])

@@ -48,18 +48,6 @@ def _prune(full: Any, given: Any) -> Any:
     return full
 
 
-def merge(base: JSON, patch: JSON) -> JSON:
-    """`patch` applied over `base` the way `session.update` applies: objects merge, the rest
-    replaces."""
-    out = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 class ConversationMirror:
     """The server conversation's finished items, in order, kept to re-create them later."""
 

@@ -30,7 +30,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from voxrelay.errors import RealtimeConnectionError
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.beta import BetaServerDecoder, client_to_beta
-from voxrelay.realtime.replay import JSON, ConversationMirror, merge, wire_dict
+from voxrelay.realtime.replay import JSON, ConversationMirror, wire_dict
+from voxrelay.realtime.rules import deep_merge
 from voxrelay.realtime.types import ErrorDetail, Response, SessionConfig, StatusDetails, new_id
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ class WebSocketRealtime:
         data = wire_dict(event)
         data.setdefault("event_id", new_id("event"))
         if isinstance(event, ev.SessionUpdate):
-            self._config = merge(self._config, data["session"])
+            self._config = deep_merge(self._config, data["session"])
         elif isinstance(event, ev.ResponseCreate):
             self._response_request = data["event_id"]
         return data

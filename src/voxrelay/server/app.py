@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse
 
 from voxrelay.config import Settings
-from voxrelay.engine import default_session, merge_session
+from voxrelay.realtime.rules import default_session, merge_session
 from voxrelay.errors import ProtocolError
 from voxrelay.realtime.beta import session_to_beta
 from voxrelay.server.auth import AuthRefused, Gate, bearer_key

@@ -10,8 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from voxrelay.engine import default_session, merge_session
-from voxrelay.engine.engine import tool_choice_name
+from voxrelay.realtime.rules import check_tools, default_session, merge_session
 from voxrelay.errors import ProtocolError
 from voxrelay.realtime.beta import session_from_beta
 from voxrelay.realtime.types import SessionConfig
@@ -118,11 +117,7 @@ def validate_session(data: JSON, where: str) -> SessionConfig:
         err = exc.errors()[0]
         path = ".".join([where, *(str(p) for p in err["loc"])]).strip(".")
         raise ProtocolError("invalid_value", f"{path}: {err['msg']}", param=path) from exc
-    merged = merge_session(default_session(), patch)
-    names = [t.name for t in merged.tools or []]
-    if len(set(names)) != len(names):
-        raise ProtocolError("invalid_value", "tool names must be unique", param=f"{where}.tools")
-    tool_choice_name(merged.tool_choice, names)
+    check_tools(merge_session(default_session(), patch), where)
     return patch
 
 

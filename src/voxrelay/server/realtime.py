@@ -12,7 +12,8 @@ from fastapi import WebSocket
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
-from voxrelay.engine import Engine, merge_session
+from voxrelay.engine import Engine
+from voxrelay.realtime.rules import merge_session
 from voxrelay.errors import ProtocolError
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.beta import client_from_beta, server_to_beta
