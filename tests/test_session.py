@@ -271,7 +271,7 @@ async def test_output_guardrail_blocks_and_retries_once(run):
 
 async def test_greeting_is_shown_but_kept_out_of_model_context(run):
     session, model, _, _ = await run(say("Hello!"))
-    first = await session._events.get()
+    first = await anext(session.events())
     assert isinstance(first, app.AssistantMessage) and first.text == "Hi, how can I help?"
     await session.run_turn("hi")
     assert all("how can I help" not in m.content for m in model.requests[0][0])
@@ -280,9 +280,9 @@ async def test_greeting_is_shown_but_kept_out_of_model_context(run):
 async def test_engine_errors_surface_as_app_events_and_session_continues(run):
     session, _, _, rec = await run(say("Still here."))
     await rec.send(ev.ResponseCancel())
-    error = await session._events.get()
+    error = await anext(session.events())
     while not isinstance(error, app.ErrorOccurred):
-        error = await session._events.get()
+        error = await anext(session.events())
     assert error.code == "response_cancel_not_active"
     events = await session.run_turn("hello")
     assert kinds(events)[-2:] == ["assistant_message", "turn_done"]

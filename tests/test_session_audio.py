@@ -39,6 +39,8 @@ class FakeRealtime:
     def __init__(self) -> None:
         self.config: SessionConfig | None = None
         self.sent: list[ev.ClientEvent] = []
+        self.session: Session | None = None
+        """Set by the fixture: `push` waits until this session has settled."""
         self._queue: asyncio.Queue[ev.ServerEvent | None] = asyncio.Queue()
 
     async def connect(self, session: SessionConfig | None = None) -> None:
@@ -60,6 +62,8 @@ class FakeRealtime:
         for event in events:
             await self._queue.put(event)
         await self._queue.join()
+        if self.session is not None:
+            await self.session.settle()
 
     def sent_of(self, kind: type[Any]) -> list[Any]:
         return [e for e in self.sent if isinstance(e, kind)]
@@ -85,6 +89,7 @@ async def voice():
         model = FakeRealtime()
         opts = VoiceOptions(**options) if options else None
         session = Session(scenario(), model, output_modalities=["audio"], voice=opts)
+        model.session = session
         await session.start()
         sessions.append(session)
         return session, model

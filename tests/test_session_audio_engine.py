@@ -159,7 +159,7 @@ async def test_output_guardrail_stops_a_sentence_before_it_is_spoken(voice_call)
     steps = [say("Happy to help. Our rivals are frauds. Anyway."), say("Happy to help you today.")]
     c = await voice_call(steps, ["hello"], [(100, 900)])
     blocker = KeywordGuardrail.of("brand", "OFF_BRAND", ["frauds?"])
-    c.session.agent = Agent("front", "Route callers.", output_guardrails=[blocker])
+    c.session.agent.output_guardrails = [blocker]
     await c.speak(1600)
     await c.until(turns_done(1))
     (tripped,) = c.of(app.GuardrailTripped)

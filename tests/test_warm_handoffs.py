@@ -16,7 +16,7 @@ from voxrelay.realtime import InProcessRealtime
 from voxrelay.scenarios import load_scenario
 from voxrelay.session import Session
 from voxrelay.session import events as app
-from voxrelay.session.session import reachable
+from voxrelay.session.handoffs import reachable
 from voxrelay.testing import ScriptedChatModel, Step, call, say
 
 

@@ -1,8 +1,9 @@
 """The agent runtime over a RealtimeModel, and its app events."""
 
 from voxrelay.session import events
+from voxrelay.session.handoffs import HandoffRecord
 from voxrelay.session.playback import PlaybackQueue, PlaybackTracker
-from voxrelay.session.session import HandoffRecord, Session
+from voxrelay.session.session import Session
 from voxrelay.session.voice import VoiceOptions
 
 __all__ = [

@@ -1,0 +1,37 @@
+"""Live context: an agent's instructions with facts from session state (I/O-free)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from voxrelay.agents import Agent, RunContext
+from voxrelay.models.base import CONTEXT_HEADING
+from voxrelay.session import events as app
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Instructions:
+    """An agent's instructions as sent, and an error event if its context function failed."""
+
+    text: str
+    error: app.ErrorOccurred | None = None
+
+
+def instructions_for(agent: Agent, ctx: RunContext) -> Instructions:
+    """The agent's instructions with its live context (if any) under CONTEXT_HEADING.
+
+    A context function that raises is logged and left out, with an `error` event.
+    """
+    if agent.context is None:
+        return Instructions(agent.instructions)
+    try:
+        context = agent.context(ctx)
+    except Exception:
+        log.exception("%s's context function failed; its instructions go without it", agent.name)
+        text = f"{agent.name}'s context function failed; it answers without that context"
+        error = app.ErrorOccurred(agent=agent.name, code="context_failed", text=text)
+        return Instructions(agent.instructions, error)
+    return Instructions(agent.instructions + (CONTEXT_HEADING + context if context else ""))
