@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,51 +20,15 @@ from voxrelay.realtime.types import (
     MessageItem,
     OutputAudio,
     Response,
-    SessionConfig,
     TurnDetection,
 )
 from voxrelay.session import Session
 from voxrelay.session import events as app
 from voxrelay.session.playback import PlaybackQueue
 from voxrelay.session.voice import VoiceOptions
+from voxrelay.testing.realtime import ManualRealtime
 
 RATE = 24000
-
-
-class FakeRealtime:
-    """A RealtimeModel whose server events the test pushes; it records what the client sends."""
-
-    def __init__(self) -> None:
-        self.config: SessionConfig | None = None
-        self.sent: list[ev.ClientEvent] = []
-        self.session: Session | None = None
-        """Set by the fixture: `push` waits until this session has settled."""
-        self._queue: asyncio.Queue[ev.ServerEvent | None] = asyncio.Queue()
-
-    async def connect(self, session: SessionConfig | None = None) -> None:
-        self.config = session
-
-    async def send(self, event: ev.ClientEvent) -> None:
-        self.sent.append(event)
-
-    async def events(self) -> AsyncIterator[ev.ServerEvent]:
-        while (event := await self._queue.get()) is not None:
-            yield event
-            self._queue.task_done()
-
-    async def close(self) -> None:
-        await self._queue.put(None)
-
-    async def push(self, *events: ev.ServerEvent) -> None:
-        """Deliver server events and wait until the session has handled them."""
-        for event in events:
-            await self._queue.put(event)
-        await self._queue.join()
-        if self.session is not None:
-            await self.session.settle()
-
-    def sent_of(self, kind: type[Any]) -> list[Any]:
-        return [e for e in self.sent if isinstance(e, kind)]
 
 
 @tool
@@ -85,8 +47,8 @@ def scenario() -> Scenario:
 async def voice():
     sessions: list[Session] = []
 
-    async def start(**options: Any) -> tuple[Session, FakeRealtime]:
-        model = FakeRealtime()
+    async def start(**options: Any) -> tuple[Session, ManualRealtime]:
+        model = ManualRealtime()
         opts = VoiceOptions(**options) if options else None
         session = Session(scenario(), model, output_modalities=["audio"], voice=opts)
         model.session = session
@@ -198,7 +160,7 @@ async def test_too_short_commit_is_an_error_event_and_sends_nothing(voice):
 
 
 async def test_text_session_refuses_audio_with_advice():
-    session = Session(scenario(), FakeRealtime())
+    session = Session(scenario(), ManualRealtime())
     await session.start()
     with pytest.raises(ConfigError, match="output_modalities=\\['audio'\\]"):
         await session.send_audio(tone(20))
@@ -270,7 +232,7 @@ async def test_audio_deltas_become_assistant_audio_and_a_transcript_message(voic
     assert session.playback.played_ms("a1") == 500
 
 
-async def start_reply(session: Session, model: FakeRealtime, ms: int) -> PlaybackQueue:
+async def start_reply(session: Session, model: ManualRealtime, ms: int) -> PlaybackQueue:
     speaker = PlaybackQueue(session.playback)
     session.attach_output(speaker)
     part = where("a1", "r1")

@@ -1,14 +1,10 @@
-"""Voice settings of a Session and the audio codecs at its edge (I/O-free)."""
+"""Voice settings of a Session; its wire audio codec is `voxrelay.audio.wire` (I/O-free)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass, field
 
-from voxrelay.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
-from voxrelay.audio.pcm import to_int16
-from voxrelay.errors import AudioFormatError
+from voxrelay.audio.wire import decode_audio, encode_audio, format_rate
 from voxrelay.realtime.types import (
     AudioConfig,
     AudioFormat,
@@ -60,32 +56,10 @@ class VoiceOptions:
         )
 
 
-def format_rate(fmt: AudioFormat) -> int:
-    """Sample rate of a Realtime audio format (G.711 is always 8 kHz)."""
-    if fmt.type == "audio/pcm":
-        return fmt.rate or 24000
-    return 8000
-
-
-def encode_audio(pcm: bytes, fmt: AudioFormat) -> str:
-    """PCM16 at the format's rate → base64 payload for `input_audio_buffer.append`."""
-    to_int16(pcm)
-    if fmt.type == "audio/pcmu":
-        pcm = ulaw_encode(pcm)
-    elif fmt.type == "audio/pcma":
-        pcm = alaw_encode(pcm)
-    return base64.b64encode(pcm).decode("ascii")
-
-
-def decode_audio(payload: str, fmt: AudioFormat) -> bytes:
-    """Base64 audio from `response.output_audio.delta` → PCM16 at the format's rate."""
-    try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise AudioFormatError(f"output audio delta is not valid base64 ({exc})") from None
-    if fmt.type == "audio/pcmu":
-        return ulaw_decode(data)
-    if fmt.type == "audio/pcma":
-        return alaw_decode(data)
-    to_int16(data, allow_empty=True)
-    return data
+__all__ = [
+    "VoiceOptions",
+    "decode_audio",
+    "encode_audio",
+    "format_rate",
+    "pcm24k",
+]
