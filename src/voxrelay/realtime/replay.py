@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel
@@ -59,6 +60,10 @@ class ConversationMirror:
     def __len__(self) -> int:
         return len(self._items)
 
+    def __iter__(self) -> Iterator[Item]:
+        """The items in conversation order, as last seen."""
+        return iter(list(self._items.values()))
+
     def observe(self, event: ev.ServerEvent) -> None:
         """Follow the conversation through one server event."""
         if isinstance(event, ev.ConversationItemAdded | ev.ConversationItemDone):
@@ -101,6 +106,12 @@ class ConversationMirror:
     def clear(self) -> None:
         """Forget every item."""
         self._items.clear()
+
+    def reset(self, items: list[Item]) -> None:
+        """Hold exactly `items`, in order (what a fresh server session was given)."""
+        self._items.clear()
+        for item in items:
+            self._put(item)
 
 
 def _as_text(item: MessageItem) -> MessageItem | None:

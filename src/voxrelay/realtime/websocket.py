@@ -6,7 +6,8 @@ exponential backoff (capped, jittered). The fresh server session gets the merged
 configuration again and, with `replay_items`, the finished conversation items as text. A
 response that was running is reported as failed (`response.done`, status `failed`, code
 `connection_lost`). After `max_retries` failed attempts an `error` event with code
-`connection_lost` ends the stream.
+`connection_lost` ends the stream. What the client knows of the session (configuration,
+conversation, running response) is kept in `state`, an I/O-free `ClientState`.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from voxrelay.errors import RealtimeConnectionError
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.beta import BetaServerDecoder, client_to_beta
-from voxrelay.realtime.replay import JSON, ConversationMirror, wire_dict
-from voxrelay.realtime.rules import deep_merge
-from voxrelay.realtime.types import ErrorDetail, Response, SessionConfig, StatusDetails, new_id
+from voxrelay.realtime.model import ModelHabits
+from voxrelay.realtime.replay import JSON
+from voxrelay.realtime.state import ClientState
+from voxrelay.realtime.types import ErrorDetail, SessionConfig
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class WebSocketRealtime:
         queue_size: int = 256,
         open_timeout: float = 10.0,
         max_message_bytes: int = 16 * 1024 * 1024,
+        habits: ModelHabits | None = None,
     ) -> None:
         self.url = _with_model(url, model)
         self.protocol = protocol
@@ -76,6 +79,10 @@ class WebSocketRealtime:
         """Client events that may wait while disconnected; one more raises."""
         self.open_timeout = open_timeout
         self.max_message_bytes = max_message_bytes
+        self.habits = habits or ModelHabits()
+        """How the agent runtime adapts to the server's model (plain defaults unless given)."""
+        self.state = ClientState()
+        """This client's record of the session: configuration, conversation, response."""
         self.reconnects = 0
         """Successful reconnections so far."""
         self.dropped_audio = 0
@@ -85,13 +92,7 @@ class WebSocketRealtime:
         self._reader: asyncio.Task[None] | None = None
         self._events: asyncio.Queue[ev.ServerEvent | None] = asyncio.Queue(maxsize=1024)
         self._backlog: collections.deque[str] = collections.deque()
-        self._config: JSON = {}
-        self._mirror = ConversationMirror()
         self._decoder = BetaServerDecoder()
-        self._replayed: set[str] = set()
-        self._response_request: str | None = None
-        """event_id of a `response.create` not yet answered by `response.done` or an error."""
-        self._active_response: str | None = None
         self._closed = False
         self._ended = False
         self._gave_up: str | None = None
@@ -118,7 +119,7 @@ class WebSocketRealtime:
         ws = self._ws if not self._backlog else None
         if ws is None:
             self._check_room(event)  # refuse before the event counts as sent
-        message = self._encode(self._remember(event))
+        message = self._encode(self.state.sent(event))
         if ws is not None:
             with contextlib.suppress(ConnectionClosed):
                 await ws.send(message)
@@ -150,16 +151,6 @@ class WebSocketRealtime:
         await self.close()
 
     # ---- sending -----------------------------------------------------------------------------
-
-    def _remember(self, event: ev.ClientEvent) -> JSON:
-        """The event's wire form; tracks the session config and the requested response."""
-        data = wire_dict(event)
-        data.setdefault("event_id", new_id("event"))
-        if isinstance(event, ev.SessionUpdate):
-            self._config = deep_merge(self._config, data["session"])
-        elif isinstance(event, ev.ResponseCreate):
-            self._response_request = data["event_id"]
-        return data
 
     def _encode(self, data: JSON) -> str:
         return json.dumps(client_to_beta(data) if self.protocol == "beta" else data)
@@ -232,23 +223,10 @@ class WebSocketRealtime:
         return [e for d in events if (e := _parse(d)) is not None]
 
     async def _deliver(self, event: ev.ServerEvent) -> None:
-        self._track(event)
-        if isinstance(event, ev.ConversationItemAdded | ev.ConversationItemDone):
-            if event.item.id in self._replayed:  # our own replay echoing back
-                if isinstance(event, ev.ConversationItemDone):
-                    self._replayed.discard(event.item.id)
-                return
-        await self._events.put(event)
-
-    def _track(self, event: ev.ServerEvent) -> None:
-        """Follow the conversation and the running response."""
-        self._mirror.observe(event)
-        if isinstance(event, ev.ResponseCreated):
-            self._active_response = event.response.id
-        elif isinstance(event, ev.ResponseDone):
-            self._active_response = self._response_request = None
-        elif isinstance(event, ev.ErrorEvent) and event.error.event_id == self._response_request:
-            self._response_request = None
+        echo = self.state.is_echo(event)  # our own replay: the consumer saw the item before
+        self.state.received(event)
+        if not echo:
+            await self._events.put(event)
 
     # ---- connecting and reconnecting ---------------------------------------------------------
 
@@ -317,11 +295,8 @@ class WebSocketRealtime:
     async def _restore(self, ws: ClientConnection) -> bool:
         """Replay config, conversation and backlog on a fresh connection; False if it drops."""
         try:
-            if self._config:
-                update = {"type": "session.update", "session": self._config}
-                await ws.send(self._encode({**update, "event_id": new_id("event")}))
-            if self.replay_items:
-                await self._replay_items(ws)
+            for data in self.state.restore(items=self.replay_items):
+                await ws.send(self._encode(data))
             while self._backlog:
                 await ws.send(self._backlog[0])
                 self._backlog.popleft()
@@ -333,32 +308,11 @@ class WebSocketRealtime:
             raise
         return True
 
-    async def _replay_items(self, ws: ClientConnection) -> None:
-        items = self._mirror.replay()
-        self._mirror.clear()
-        self._replayed = {i.id for i in items if i.id}
-        for item in items:
-            create = wire_dict(ev.ConversationItemCreate(item=item, event_id=new_id("event")))
-            await ws.send(self._encode(create))
-
     async def _fail_running_response(self) -> None:
         """A response cut off by the drop ends as failed, so nobody waits for it forever."""
-        if self._active_response is None and self._response_request is None:
-            return
-        response = Response(
-            id=self._active_response or new_id("resp"),
-            status="failed",
-            status_details=StatusDetails(
-                type="failed",
-                error={
-                    "type": "connection_error",
-                    "code": "connection_lost",
-                    "message": "the connection to the realtime server dropped mid-response",
-                },
-            ),
-        )
-        self._active_response = self._response_request = None
-        await self._events.put(ev.ResponseDone(response=response))
+        response = self.state.connection_lost()
+        if response is not None:
+            await self._events.put(ev.ResponseDone(response=response))
 
     async def _give_up(self, reason: str) -> None:
         tries = f"{self.max_retries} reconnect attempt{'s' * (self.max_retries != 1)}"

@@ -17,7 +17,7 @@ from voxrelay.realtime.types import InputAudio, MessageItem
 from voxrelay.session import events as app
 from voxrelay.session.core import Conversation
 from voxrelay.session.lanes import AppEventStream, Outbox
-from voxrelay.session.turns import SERVER_TURN, TurnDriver
+from voxrelay.session.turns import TurnDriver
 from voxrelay.session.voice_control import Actions, VoiceControl
 
 log = logging.getLogger(__name__)
@@ -66,13 +66,13 @@ class ControlLane:
 
     def dispatch(self, event: ev.ServerEvent) -> None:
         """Handle one server event without waiting for anything."""
+        requested = self.driver.state.requested_response
+        self.driver.state.received(event)
         match event:
-            case ev.ResponseCreated():
-                self.driver.created(event.response.id)
             case ev.ResponseDone():
                 self._response_done(event)
             case ev.ErrorEvent():
-                self._error(event)
+                self._error(event, requested)
             case ev.SpeechStarted():
                 active = self.driver.active_response
                 self._apply(self.voice.speech_started(event, self._agent, active))
@@ -107,27 +107,21 @@ class ControlLane:
             self.outbox.post(client_event)
 
     def _response_done(self, event: ev.ResponseDone) -> None:
-        self.driver.active_response = None
         for item in event.response.output:
             if isinstance(item, MessageItem) and item.id:
                 self.voice.playback.finished(item.id)
         self.work.put_nowait((event, self.driver.turn))
 
-    def _error(self, event: ev.ErrorEvent) -> None:
+    def _error(self, event: ev.ErrorEvent, requested: str | None) -> None:
         error = event.error
         self.stream.put(app.ErrorOccurred(agent=self._agent, code=error.code, text=error.message))
-        if error.code == ALREADY_ACTIVE:
-            return
-        if self.driver.refused(error.event_id):
+        ours = requested is not None and error.event_id == requested
+        if ours and error.code != ALREADY_ACTIVE:
             self.stream.put(app.TurnDone(agent=self._agent))  # this turn gets no response
-        self.driver.requested = None
 
     def _committed(self) -> None:
         self.voice.committed()
         self.driver.new_turn()
-        td = self.conv.voice.turn_detection if self.conv.voice else None
-        if td is not None and td.create_response is not False:
-            self.driver.requested = SERVER_TURN
 
     def _item_added(self, item: Any) -> None:
         """Hold the caller's place in the history until their words are transcribed."""

@@ -93,7 +93,7 @@ class Session:
         """Sample rate of `assistant_audio` events."""
         self._stream = AppEventStream()
         self._tasks = TaskSet()
-        self._outbox = Outbox(model.send, self._send_failed)
+        self._outbox = Outbox(self._deliver, self._send_failed)
         self._driver = TurnDriver(self._conv, policy, self._outbox, self._stream)
         self._work: asyncio.Queue[Finished] = asyncio.Queue()
         verdicts = SentenceVerdicts()
@@ -117,11 +117,9 @@ class Session:
     @property
     def busy(self) -> bool:
         """The caller is speaking, a reply or tool is pending or running, or a transcript is due."""
-        d = self._driver
         return bool(
             self._voice.speaking
-            or d.active_response
-            or d.requested
+            or self._driver.state.response_pending
             or self._responder.busy
             or not self._work.empty()
             or self._voice.awaiting_transcripts
@@ -156,6 +154,7 @@ class Session:
         self._tasks.spawn(self._outbox.run(), "session outbox")
         self._tasks.spawn(self._responder.run(self._work), "session work")
         self._tasks.spawn(self._stream.fan_out(), "session listeners")
+        self._driver.sent(ev.SessionUpdate(session=config))
         await self.model.connect(config)
         self._conv.sent_instructions = config.instructions
         hooks = hooks_of(self.model)
@@ -268,6 +267,10 @@ class Session:
                 "Session(..., output_modalities=['audio']) or voice=VoiceOptions()"
             )
         return self.voice
+
+    async def _deliver(self, event: ev.ClientEvent) -> None:
+        self._driver.sent(event)
+        await self.model.send(event)
 
     def _send_failed(self, event: ev.ClientEvent, exc: Exception) -> None:
         log.warning("could not send %s: %s", event.type, exc)

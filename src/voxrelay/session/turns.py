@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from voxrelay.agents import Agent
 from voxrelay.realtime import events as ev
+from voxrelay.realtime.state import ClientState
 from voxrelay.realtime.types import ResponseParams, SessionConfig, new_id
 from voxrelay.session import events as app
 from voxrelay.session.core import Conversation
 from voxrelay.session.lanes import AppEventStream, Outbox
 from voxrelay.session.policy import TurnPolicy
-
-SERVER_TURN = "server_vad"
-"""Stands for the response the server starts itself after a detected turn."""
 
 
 class TurnDriver:
@@ -26,10 +24,18 @@ class TurnDriver:
         self.stream = stream
         self.turn = 0
         """User turns so far (a new one means the caller spoke)."""
-        self.active_response: str | None = None
+        self.state = ClientState()
+        """The session as this client sees it: configuration, conversation, responses."""
+
+    @property
+    def active_response(self) -> str | None:
         """The response the model is running now."""
-        self.requested: str | None = None
-        """event_id of a `response.create` not yet answered (or SERVER_TURN)."""
+        return self.state.active_response
+
+    def sent(self, event: ev.ClientEvent) -> None:
+        """Record an event on its way to the model (caller audio is not recorded)."""
+        if not isinstance(event, ev.InputAudioBufferAppend):
+            self.state.sent(event)
 
     def new_turn(self) -> None:
         """A user turn begins: reset the turn policy."""
@@ -46,9 +52,7 @@ class TurnDriver:
             update = SessionConfig(instructions=instructions.text)
             await self.outbox.send(ev.SessionUpdate(session=update))
             conv.sent_instructions = instructions.text
-        create = ev.ResponseCreate(response=params, event_id=new_id("event"))
-        self.requested = create.event_id
-        await self.outbox.send(create)
+        await self.outbox.send(ev.ResponseCreate(response=params, event_id=new_id("event")))
 
     async def switch_to(self, target: Agent, reason: str) -> None:
         """Make `target` the active agent: its instructions, tools and voice."""
@@ -60,15 +64,3 @@ class TurnDriver:
         self.stream.put(
             app.AgentChanged(agent=target.name, from_=previous, to=target.name, reason=reason)
         )
-
-    def created(self, response_id: str) -> None:
-        """The model started a response."""
-        self.active_response = response_id
-        self.requested = None
-
-    def refused(self, event_id: str | None) -> bool:
-        """An error answered a request; True when it was our pending `response.create`."""
-        if self.requested is not None and event_id == self.requested:
-            self.requested = None
-            return True
-        return False
