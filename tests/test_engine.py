@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from voxrelay.engine import Engine
@@ -18,8 +16,7 @@ from voxrelay.realtime.types import (
     ResponseParams,
     SessionConfig,
 )
-from voxrelay.testing import ScriptedChatModel, call, say
-from voxrelay.testing.chat import Step
+from voxrelay.testing import EventLog, ScriptedChatModel, Step, call, say, virtual_time
 
 LOOKUP = FunctionToolDef(name="lookup", description="Look up.", parameters={"type": "object"})
 
@@ -28,33 +25,50 @@ def user(text: str) -> ev.ConversationItemCreate:
     return ev.ConversationItemCreate(item=MessageItem(role="user", content=[InputText(text=text)]))
 
 
+LOGS: dict[Engine, EventLog[ev.ServerEvent]] = {}
+"""What each open engine emitted, read through its public `events()`."""
+
+
 async def drain(engine: Engine) -> list[ev.ServerEvent]:
-    """Every event the engine emitted so far (after waiting for the active response)."""
+    """The events the engine emitted since the last drain (after the active response ends)."""
     await engine.wait_idle()
-    out = []
-    while not engine._out.empty():
-        event = engine._out.get_nowait()
-        assert event is not None
-        out.append(event)
-    return out
+    return await LOGS[engine].take()
 
 
 def types(events: list[ev.ServerEvent]) -> list[str]:
     return [e.type for e in events]
 
 
+def completed(events: list[ev.ServerEvent]) -> ev.ResponseDone:
+    """The last event, which must be a `response.done` with status `completed`."""
+    done = events[-1]
+    assert isinstance(done, ev.ResponseDone), types(events)
+    assert done.response.status == "completed", done.response.status_details
+    return done
+
+
+def output_text(done: ev.ResponseDone) -> str:
+    """The text of the response's one output message."""
+    (item,) = done.response.output
+    assert isinstance(item, MessageItem)
+    return item.text()
+
+
 @pytest.fixture
 async def engine_for():
-    engines: list[Engine] = []
+    """Builds engines on scripted models, on a fast-forward clock; closes them at the end."""
 
     def make(*steps: Step) -> Engine:
         engine = Engine(ScriptedChatModel(steps))
-        engines.append(engine)
+        LOGS[engine] = EventLog(engine.events())
         return engine
 
-    yield make
-    for engine in engines:
-        await engine.close()
+    with virtual_time():
+        yield make
+        for engine, log in list(LOGS.items()):
+            await engine.close()
+            await log.aclose()
+            del LOGS[engine]
 
 
 async def test_session_created_first_and_update_merges(engine_for):
@@ -176,10 +190,9 @@ async def test_cancel_ends_response_cancelled_with_incomplete_item(engine_for):
     engine = engine_for(Step(text="a b c d e f g h", delay_s=0.25))
     await engine.handle(user("hi"))
     await engine.handle(ev.ResponseCreate())
-    for _ in range(100):
-        if any(isinstance(e, ev.OutputTextDelta) for e in list(engine._out._queue)):  # type: ignore[attr-defined]
-            break
-        await asyncio.sleep(0.005)
+    await LOGS[engine].until(
+        lambda events: any(isinstance(e, ev.OutputTextDelta) for e in events)
+    )
     await engine.handle(ev.ResponseCancel())
     events = await drain(engine)
     tail = types(events)[-5:]
@@ -251,6 +264,7 @@ async def test_response_overrides_and_out_of_band(engine_for):
     params = ResponseParams(conversation="none", instructions="Only classify.", tools=[])
     await engine.handle(ev.ResponseCreate(response=params))
     events = await drain(engine)
+    assert output_text(completed(events)) == "Classified."
     assert "conversation.item.added" not in types(events[4:])
     assert len(engine.conversation) == 1  # the out-of-band reply stayed out
 
@@ -273,23 +287,18 @@ async def test_bad_tool_choice_and_raw_input_errors_keep_the_session(engine_for)
     ]
     await engine.handle(user("hello?"))
     await engine.handle(ev.ResponseCreate())
-    assert types(await drain(engine))[-1] == "response.done"
+    completed(await drain(engine))
 
 
 async def test_failed_model_gives_failed_response(engine_for):
-    def explode(messages, tools):
-        raise RuntimeError("boom")
-
-    engine = engine_for(Step(text="x"))
-    model = engine.chat
-    assert isinstance(model, ScriptedChatModel)
-    model.steps[0].check = explode
+    engine = engine_for(Step(raises=RuntimeError("boom")))
     await engine.handle(user("hi"))
     await engine.handle(ev.ResponseCreate())
     done = (await drain(engine))[-1]
     assert isinstance(done, ev.ResponseDone) and done.response.status == "failed"
     assert done.response.status_details and done.response.status_details.error
-    assert "boom" in done.response.status_details.error["message"]
+    error = done.response.status_details.error
+    assert error["code"] == "model_error" and "boom" not in error["message"]  # detail: the log
 
 
 async def test_assistant_text_history_renders_for_the_model(engine_for):
@@ -298,4 +307,4 @@ async def test_assistant_text_history_renders_for_the_model(engine_for):
     await engine.handle(ev.ConversationItemCreate(item=item))
     await engine.handle(user("and now?"))
     await engine.handle(ev.ResponseCreate())
-    await drain(engine)
+    assert output_text(completed(await drain(engine))) == "ok"

@@ -87,6 +87,12 @@ async def turn(model: ScriptedChatModel, *texts: str) -> tuple[Session, list[app
     return session, events
 
 
+def said(events: list[app.AppEventBase]) -> list[str]:
+    """What the assistant said, in order; the turns must have had no error."""
+    assert not [e for e in events if isinstance(e, app.ErrorOccurred)]
+    return [e.text for e in events if isinstance(e, app.AssistantMessage)]
+
+
 async def test_invented_phone_number_is_refused_and_not_executed() -> None:
     model = ScriptedChatModel(
         [
@@ -102,6 +108,7 @@ async def test_invented_phone_number_is_refused_and_not_executed() -> None:
     result = next(e for e in events if isinstance(e, app.ToolResult))
     assert not result.ok and "1234567890" not in result.output  # never echoed back
     assert "looked_up" not in session.state
+    assert said(events) == ["What is your phone number?"]  # the reply saw the refusal
     model.assert_complete()
 
 
@@ -110,6 +117,7 @@ async def test_spoken_phone_number_passes() -> None:
     session, events = await turn(model, "My number is 206-555-0142.")
     assert not any(isinstance(e, app.ArgumentRefused) for e in events)
     assert session.state["looked_up"] == "2065550142"
+    assert said(events) == ["Found it."]
 
 
 async def test_values_from_tool_results_are_grounded_but_failed_results_are_not() -> None:
@@ -127,6 +135,7 @@ async def test_values_from_tool_results_are_grounded_but_failed_results_are_not(
     assert session.state["cancelled"] == "ORD-7781"  # came from lookup's result
     refused = [e for e in events if isinstance(e, app.ArgumentRefused)]
     assert [r.name for r in refused] == ["lookup", "cancel"]  # a refusal never grounds a value
+    assert said(events) == ["Cancelled.", "What is your number?"]
 
 
 def test_retail_and_supervisor_tools_ground_caller_details() -> None:
@@ -153,3 +162,4 @@ async def test_a_repeated_invented_call_is_refused_again_with_an_event() -> None
     refused = [e for e in events if isinstance(e, app.ArgumentRefused)]
     assert [r.value for r in refused] == ["1234567890", "1234567890"]
     assert "looked_up" not in session.state
+    assert said(events) == ["What is your phone number?"]

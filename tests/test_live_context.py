@@ -12,8 +12,8 @@ from voxrelay.models.chatml import IM_END, format_prompt
 from voxrelay.realtime import InProcessRealtime
 from voxrelay.realtime import events as ev
 from voxrelay.session import Session
-from voxrelay.testing import ScriptedChatModel, call, say
-from voxrelay.testing.chat import Step
+from voxrelay.session import events as app
+from voxrelay.testing import ScriptedChatModel, Step, call, say
 
 
 @tool
@@ -40,6 +40,12 @@ async def _session(*steps: Step, state: dict[str, Any] | None = None):
     return session, model, recorder
 
 
+def said(events: list[app.AppEventBase]) -> list[str]:
+    """What the assistant said in a turn, which must have had no error."""
+    assert not [e for e in events if isinstance(e, app.ErrorOccurred)]
+    return [e.text for e in events if isinstance(e, app.AssistantMessage)]
+
+
 def _updates(recorder: Recording) -> list[str]:
     return [
         e.session.instructions or ""
@@ -55,10 +61,10 @@ async def test_context_follows_state_changes_within_a_turn() -> None:
         say("Welcome, Ada.", expect_in_prompt=["Signed in: Ada."]),
         say("Anything else?"),
     )
-    await session.run_turn("Hi")
+    assert said(await session.run_turn("Hi")) == ["Who is calling?"]
     assert CONTEXT_HEADING not in model.requests[0][0][0].content  # nothing known yet
-    await session.run_turn("I'm Ada")
-    await session.run_turn("Thanks")
+    assert said(await session.run_turn("I'm Ada")) == ["Welcome, Ada."]  # saw the new context
+    assert said(await session.run_turn("Thanks")) == ["Anything else?"]
     assert _updates(recorder) == ["Help callers." + CONTEXT_HEADING + "Signed in: Ada."]
     assert model.requests[-1][0][0].content.endswith("Signed in: Ada.")  # sent once, kept
     await session.close()
@@ -66,7 +72,7 @@ async def test_context_follows_state_changes_within_a_turn() -> None:
 
 async def test_context_from_initial_state_is_in_the_first_prompt() -> None:
     session, model, recorder = await _session(say("Hello Bo."), state={"user": "Bo"})
-    await session.run_turn("Hi")
+    assert said(await session.run_turn("Hi")) == ["Hello Bo."]
     assert model.requests[0][0][0].content == "Help callers." + CONTEXT_HEADING + "Signed in: Bo."
     assert _updates(recorder) == []  # it came with the connection's configuration
     await session.close()

@@ -498,7 +498,8 @@ def test_server_session_flattened() -> None:
     assert "audio" not in s
     assert "output_modalities" not in s
     assert s["modalities"] == ["text"]
-    assert s["model"] == "local"
+    assert s["model"] == "gpt-4o-realtime-preview", "a name the beta types accept"
+    assert s["voxrelay_model"] == "local"
     assert s["instructions"] == "Hi."
     assert s["max_response_output_tokens"] == 100
     assert s["input_audio_format"] == "g711_ulaw"

@@ -20,7 +20,7 @@ def test_fakes_implement_the_interfaces():
 
 async def test_scripted_stt_plays_and_checks():
     """Texts come back in order; duration limits and extra calls fail."""
-    stt = ScriptedSTT(["hello", Heard("bye", min_duration_s=1.0)])
+    stt = ScriptedSTT(["hello", Heard("bye", min_duration_s=1.0)]).expect_failures()
     t = await stt.transcribe(silence(500, 16000), 16000)
     assert (t.text, t.duration_s, t.segments[0].end_s) == ("hello", 0.5, 0.5)
     with pytest.raises(ScriptError, match=r"lasts 0\.500 s"):
@@ -32,7 +32,7 @@ async def test_scripted_stt_plays_and_checks():
 
 async def test_scripted_stt_unused_script_and_bad_audio():
     """Leftover steps and non-PCM audio are errors."""
-    stt = ScriptedSTT(["a", "b"])
+    stt = ScriptedSTT(["a", "b"]).expect_failures()
     with pytest.raises(ScriptError, match="not PCM16"):
         await stt.transcribe(b"\x00", 16000)
     with pytest.raises(ScriptError, match="never used"):
@@ -41,7 +41,7 @@ async def test_scripted_stt_unused_script_and_bad_audio():
 
 async def test_scripted_tts_expects_sentences():
     """Sentences are checked in order; audio length follows the text."""
-    tts = ScriptedTTS(expect=["Hi there.", "Bye."], ms_per_char=10)
+    tts = ScriptedTTS(expect=["Hi there.", "Bye."], ms_per_char=10).expect_failures()
     chunks = [c async for c in tts.synthesize("Hi there. Bye.")]
     assert [c.text for c in chunks] == ["Hi there.", "Bye."]
     assert chunks[0].duration_s == pytest.approx(0.09)
@@ -53,7 +53,7 @@ async def test_scripted_tts_expects_sentences():
 
 async def test_scripted_tts_wrong_sentence_and_voice():
     """A different sentence or an unknown voice fails loudly."""
-    tts = ScriptedTTS(expect=["Hello."])
+    tts = ScriptedTTS(expect=["Hello."]).expect_failures()
     with pytest.raises(ScriptError, match=r"expected 'Hello\.', got 'Howdy\.'"):
         [c async for c in tts.synthesize("Howdy.")]
     with pytest.raises(UnknownVoiceError):

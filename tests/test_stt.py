@@ -147,13 +147,15 @@ async def test_http_stt_sends_wav_and_parses_segments():
 async def test_http_stt_plain_json_gets_one_segment():
     """Models without segments (gpt-4o-transcribe) get one segment spanning the audio."""
 
+    bodies: list[bytes] = []
+
     def handler(request: httpx.Request) -> httpx.Response:
-        assert b'"json"' not in request.read() or True
+        bodies.append(request.read())
         return httpx.Response(200, json={"text": "Hi."})
 
     stt = OpenAISTT(model="gpt-4o-transcribe", http=client(handler))
-    assert stt._format() == "json"
     t = await stt.transcribe(silence(500, 16000), 16000)
+    assert b'name="response_format"\r\n\r\njson\r\n' in bodies[0]  # not verbose_json
     assert [(s.start_s, s.end_s, s.text) for s in t.segments] == [(0.0, 0.5, "Hi.")]
 
 

@@ -273,11 +273,19 @@ def fake_sounddevice(devices: list[dict[str, Any]]) -> types.ModuleType:
             raise PortAudioError(f"no default {kind} device")
         return usable[0]
 
+    opened: list[FakeStream] = []
+
+    def open_stream(**kwargs: Any) -> FakeStream:
+        opened.append(FakeStream(**kwargs))
+        return opened[-1]
+
     sd.PortAudioError = PortAudioError  # type: ignore[attr-defined]
     sd.query_devices = query_devices  # type: ignore[attr-defined]
     sd.default = types.SimpleNamespace(device=(0, 1))  # type: ignore[attr-defined]
-    sd.RawInputStream = FakeStream  # type: ignore[attr-defined]
-    sd.RawOutputStream = FakeStream  # type: ignore[attr-defined]
+    sd.RawInputStream = open_stream  # type: ignore[attr-defined]
+    sd.RawOutputStream = open_stream  # type: ignore[attr-defined]
+    sd.opened = opened  # type: ignore[attr-defined]
+    """The streams opened so far, in order."""
     return sd
 
 
@@ -332,22 +340,35 @@ async def test_microphone_hands_resampled_blocks_to_the_loop():
     sd = fake_sounddevice(DEVICES)
     mic = Microphone(RATE, sd=sd)
     mic.start()
-    assert mic._stream.kwargs["samplerate"] == 48000 and mic._stream.started
+    (stream,) = sd.opened
+    assert stream.kwargs["samplerate"] == 48000 and stream.started
     for _ in range(5):
         mic.callback(bytes(960 * 2), 960, None, None)  # 20 ms at 48 kHz
-    await asyncio.sleep(0)
-    got = b""
-    while not mic._queue.empty():
-        got += await mic.read()
+    await asyncio.sleep(0)  # the loop runs the blocks handed over with call_soon_threadsafe
+    got = await read_queued(mic)
     assert 0 < len(got) <= 5 * 480 * 2
     mic.close()
+    assert stream.closed
+
+
+async def read_queued(mic: Microphone) -> bytes:
+    """Every block the microphone holds now, without waiting for more."""
+    got = b""
+    while True:
+        try:
+            async with asyncio.timeout(0):  # expires only if read() has to wait
+                got += await mic.read()
+        except TimeoutError:
+            return got
 
 
 def test_speaker_fills_device_blocks_and_reports_playback():
     tracker = PlaybackTracker(RATE)
-    speaker = Speaker(tracker, sd=fake_sounddevice(DEVICES))
+    sd = fake_sounddevice(DEVICES)
+    speaker = Speaker(tracker, sd=sd)
     speaker.start()
-    assert speaker._stream.kwargs["samplerate"] == 44100
+    (stream,) = sd.opened
+    assert stream.kwargs["samplerate"] == 44100
     tracker.queued("a", RATE)
     speaker.play(np.full(RATE, 1000, dtype="<i2").tobytes())
     block = bytearray(882 * 2)

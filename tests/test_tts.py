@@ -119,7 +119,8 @@ async def test_http_tts_custom_voices_and_errors():
     assert info.value.retryable
 
 
+@pytest.mark.real
 def test_piper_unknown_default_voice_is_refused():
-    """A bad configured default fails when the TTS is built."""
+    """A bad configured default fails when the TTS is built (needs the Piper voice installed)."""
     with pytest.raises(UnknownVoiceError, match="alloy"):
         PiperTTS("robot")

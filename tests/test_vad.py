@@ -74,7 +74,7 @@ def test_make_vad_picks_backends():
 
 def test_scripted_vad_fails_loudly():
     """Extra frames and unused script both fail."""
-    vad = ScriptedVAD([0.1, 0.9])
+    vad = ScriptedVAD([0.1, 0.9]).expect_failures()
     assert [vad.probability(bytes(1024)) for _ in range(2)] == [0.1, 0.9]
     with pytest.raises(ScriptError, match="script done"):
         vad.probability(bytes(1024))

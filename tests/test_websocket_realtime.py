@@ -19,6 +19,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from voxrelay.agents import Agent, RunContext, Scenario, tool
+from voxrelay.assembly import load_realtime_model
 from voxrelay.config import Settings, get_settings
 from voxrelay.engine import Engine
 from voxrelay.errors import ConfigError, RealtimeConnectionError
@@ -31,7 +32,6 @@ from voxrelay.realtime.beta import (
     client_to_beta,
     server_to_beta,
 )
-from voxrelay.realtime.factory import load_realtime_model
 from voxrelay.realtime.replay import ConversationMirror, wire_dict
 from voxrelay.realtime.types import (
     AudioConfig,
@@ -383,6 +383,7 @@ async def test_gives_up_after_max_retries(server: ServerMaker, clients: Any) -> 
     await rt.connect(SessionConfig(instructions="x"))
     assert s.server is not None
     s.server.close()  # drops the connection and refuses new ones
+    await poll(lambda: not rt.connected)  # so the server can never receive what follows
     await rt.send(ev.ResponseCreate())  # never answered: it must end as failed
     seen: list[ev.ServerEventBase] = []
     async for event in rt.events():

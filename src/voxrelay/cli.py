@@ -3,36 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
+from voxrelay import assembly
 from voxrelay.config import get_settings
-from voxrelay.errors import ConfigError, ModelNotFoundError, VoxrelayError
+from voxrelay.console import err, fail, fail_with, out, print_event, print_json
+from voxrelay.errors import ConfigError, VoxrelayError
 from voxrelay.models import cache
-from voxrelay.scenarios import SCENARIOS, load_scenario, scenario_names
+from voxrelay.scenarios import SCENARIOS, scenario_names
 from voxrelay.session import events as app
 
 cli = typer.Typer(help="Multi-agent realtime voice agents on local models.", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True)
 
 
 def main() -> None:
     """Entry point of the `voxrelay` script."""
     cli()
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print an error to stderr and return the Exit to raise."""
-    err.print(f"[bold red]error:[/] {escape(message)}")
-    return typer.Exit(code)
 
 
 @cli.command()
@@ -122,34 +113,15 @@ def chat(
         raise fail(f"unknown scenario {scenario!r}; valid scenarios: {', '.join(scenario_names())}")
     try:
         asyncio.run(_chat(scenario, agent, as_json))
-    except ModelNotFoundError as exc:
-        raise fail(str(exc), code=1) from None
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
     except VoxrelayError as exc:
-        raise fail(str(exc), code=1) from None
+        raise fail_with(exc) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
 
 
 async def _chat(scenario_name: str, agent: str | None, as_json: bool) -> None:
-    from voxrelay.engine import Engine
-    from voxrelay.models import load_chat_model
-    from voxrelay.realtime import load_realtime_model
-    from voxrelay.session import Session
-
-    scenario = load_scenario(scenario_name)
-    if agent is not None:
-        scenario.agent(agent)  # fail fast, before loading the model
-    settings = get_settings()
-    # A cloud realtime model needs no local LLM; a helper model (a supervisor) then needs
-    # VOXRELAY_LLM_BACKEND=openai.
-    local = settings.realtime_backend == "local" or settings.llm_backend == "openai"
-    chat_model = load_chat_model() if local else None
-    scenario = load_scenario(scenario_name, chat_model)
-    model = load_realtime_model(settings, lambda: Engine(chat_model or load_chat_model()))
-    session = Session(scenario, model, agent=agent)
-    show = _print_json if as_json else _print_readable
+    session = assembly.build_session(get_settings(), scenario_name, agent=agent)
+    show = _show_json if as_json else print_event
     interactive = sys.stdin.isatty()
     async with session:
         if not as_json and interactive:
@@ -180,30 +152,8 @@ def _stdin_line() -> str | None:
     return line.rstrip("\n") if line else None
 
 
-def _print_json(event: app.AppEventBase, echo_user: bool = True) -> None:
-    print(json.dumps(event.to_json_dict(), ensure_ascii=False), flush=True)
-
-
-def _print_readable(event: app.AppEventBase, echo_user: bool = True) -> None:
-    e = event
-    if isinstance(e, app.UserMessage) and echo_user:
-        out.print(f"[bold cyan]you[/] ▸ {escape(e.text)}")
-    elif isinstance(e, app.AssistantMessage):
-        out.print(f"[bold green]{e.agent}[/] ▸ {escape(e.text)}")
-    elif isinstance(e, app.ToolCalled):
-        out.print(f"  [dim]⚙ {e.name}({escape(e.arguments)})[/]")
-    elif isinstance(e, app.ToolResult):
-        mark = "↳" if e.ok else "✖"
-        out.print(f"  [dim]{mark} {escape(e.output[:200])}[/]")
-    elif isinstance(e, app.AgentChanged):
-        out.print(f"  [magenta]⇄ {e.from_} → {e.to}[/] [dim]{escape(e.reason)}[/]")
-    elif isinstance(e, app.GuardrailTripped):
-        out.print(
-            f"  [yellow]⚠ guardrail {e.name} blocked a reply"
-            f" ({e.category}): {escape(e.rationale)}[/]"
-        )
-    elif isinstance(e, app.ErrorOccurred):
-        out.print(f"  [red]✖ {escape(e.text)}[/]")
+def _show_json(event: app.AppEventBase, echo_user: bool = True) -> None:
+    print_json(event)
 
 
 def _register_extensions() -> None:

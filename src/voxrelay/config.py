@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     """Key clients of `voxrelay serve` must send (VOXRELAY_API_KEY); None means no auth."""
     max_message_bytes: int = 16 * 1024 * 1024
     """Largest WebSocket message `voxrelay serve` accepts; bigger ones get an `error` event."""
+    allowed_origins: str | None = None
+    """Browser origins `voxrelay serve` accepts besides local pages, comma-separated (`*`: any);
+    unset, a server without `api_key` accepts local pages only and one with it any origin."""
 
 
 @lru_cache(maxsize=1)

@@ -1,16 +1,38 @@
-"""The voxrelay exception tree.
+"""The voxrelay exception tree: every error voxrelay raises on purpose derives from VoxrelayError.
 
 VoxrelayError
-├── ConfigError            a setting or a name is wrong (unknown scenario, agent, model)
-│   └── UnknownVoiceError  a voice name does not map to any voice of the TTS backend
-├── ModelNotFoundError     a model file is missing from the cache; says how to prepare it
-├── ModelError             a ChatModel backend failed (retryable says whether to try again)
-├── ToolError              a tool was declared wrongly (bad signature, duplicate name)
-├── ProtocolError          a Realtime event is malformed or out of place (carries the code)
-├── AudioFormatError       audio is not in the expected shape (rate, width, empty, corrupt WAV)
-├── AudioFileError         an audio file is missing or unreadable (carries the path)
-├── SpeechError            an STT or TTS backend failed (retryable says whether to try again)
-└── RealtimeConnectionError  a realtime server could not be reached or the link was lost
+├── ConfigError              a setting or a name is wrong (unknown scenario, agent, model)
+│   └── UnknownVoiceError    a voice name does not map to any voice of the TTS backend
+├── ModelNotFoundError       a model file is missing from the cache; says how to prepare it
+├── ModelError               a ChatModel backend failed (retryable says whether to try again)
+│   └── ModelFailed          a response's model raised; the cause is kept for the log
+│                            (voxrelay.engine.faults)
+├── UnsupportedPattern       a schema regex the grammar translator cannot handle (also ValueError;
+│                            voxrelay.models.grammar)
+├── ToolError                a tool was declared wrongly (bad signature, duplicate name)
+├── ToolArgumentsError       the model's arguments do not match a tool's schema (also ValueError;
+│                            voxrelay.agents.tool)
+├── ProtocolError            a Realtime event is malformed or out of place (carries the code)
+├── AuthRefused              a client's credentials are missing, wrong or expired
+│   │                        (voxrelay.server.auth)
+│   └── OriginRefused        a browser page from an origin the server does not serve
+├── AudioFormatError         audio is not in the expected shape (rate, width, encoding, empty)
+├── AudioFileError           an audio file is missing or unreadable (carries the path)
+├── AudioDeviceError         no usable microphone or speaker (voxrelay.transports.devices)
+├── SpeechError              an STT or TTS backend failed (retryable says whether to try again)
+│   └── SpeechFailed         a response's TTS raised; the cause is kept for the log
+│                            (voxrelay.engine.faults)
+├── SentenceBlocked          the sentence gate refused a sentence; the response ends unspoken
+│                            (voxrelay.engine.respond)
+├── RealtimeConnectionError  a realtime server could not be reached or the link was lost
+├── CallTimeout              a WAV call's agents did not finish in time
+│                            (voxrelay.transports.wavfile)
+├── EvalCaseError            an eval case file is malformed (carries the path and case;
+│                            voxrelay.evals.cases)
+└── ScriptError              a scripted fake was called against its script (also AssertionError;
+                             voxrelay.testing.checks)
+
+Exceptions defined outside this module are named with their module and importable from there.
 """
 
 from __future__ import annotations

@@ -14,12 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from voxrelay.agents.context import RunContext
 from voxrelay.agents.grounding import Grounded
-from voxrelay.errors import ToolError
+from voxrelay.errors import ToolError, VoxrelayError
 
 ToolFn = Callable[..., Any]
 
 
-class ToolArgumentsError(ValueError):
+class ToolArgumentsError(VoxrelayError, ValueError):
     """The model's arguments for a tool do not match its schema."""
 
 

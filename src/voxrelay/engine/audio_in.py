@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 
-from voxrelay.audio import g711
+from voxrelay.audio import wire
 from voxrelay.audio.pcm import SAMPLE_WIDTH, samples_for
 from voxrelay.audio.resample import resample
+from voxrelay.audio.wire import encode_audio as encode_audio
+from voxrelay.audio.wire import format_rate as format_rate
 from voxrelay.errors import AudioFormatError, ProtocolError
 from voxrelay.realtime.types import AudioFormat, TurnDetection
 from voxrelay.speech.base import VAD
@@ -33,15 +33,6 @@ class Turn:
     """Where the turn's audio ends (the VAD fired), in ms of the input stream."""
 
 
-def format_rate(fmt: AudioFormat | None) -> int:
-    """Sample rate of a wire format: G.711 is 8 kHz, PCM defaults to 24 kHz."""
-    if fmt is None:
-        return 24000
-    if fmt.type in ("audio/pcmu", "audio/pcma"):
-        return 8000
-    return fmt.rate or 24000
-
-
 def decode_audio(data: str, fmt: AudioFormat | None) -> bytes:
     """Base64 wire audio to PCM16 at `format_rate(fmt)`; ProtocolError on bad input."""
     if len(data) > MAX_APPEND_BYTES * 4 // 3 + 4:
@@ -52,34 +43,9 @@ def decode_audio(data: str, fmt: AudioFormat | None) -> bytes:
             param="audio",
         )
     try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ProtocolError(
-            "invalid_audio", f"audio is not valid base64 ({exc})", param="audio"
-        ) from exc
-    kind = fmt.type if fmt else "audio/pcm"
-    if kind == "audio/pcmu":
-        return g711.ulaw_decode(raw)
-    if kind == "audio/pcma":
-        return g711.alaw_decode(raw)
-    if len(raw) % SAMPLE_WIDTH:
-        raise ProtocolError(
-            "invalid_audio",
-            f"audio/pcm must be 16-bit samples, got an odd {len(raw)} bytes; "
-            "send whole little-endian int16 samples",
-            param="audio",
-        )
-    return raw
-
-
-def encode_audio(pcm: bytes, fmt: AudioFormat | None) -> str:
-    """PCM16 at `format_rate(fmt)` to base64 wire audio."""
-    kind = fmt.type if fmt else "audio/pcm"
-    if kind == "audio/pcmu":
-        pcm = g711.ulaw_encode(pcm)
-    elif kind == "audio/pcma":
-        pcm = g711.alaw_encode(pcm)
-    return base64.b64encode(pcm).decode("ascii")
+        return wire.decode_audio(data, fmt)
+    except AudioFormatError as exc:
+        raise ProtocolError("invalid_audio", str(exc), param="audio") from exc
 
 
 def turn_config(detection: TurnDetection) -> TurnConfig:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from voxrelay.audio.pcm import SAMPLE_WIDTH, samples_for
 from voxrelay.audio.resample import resample
 from voxrelay.engine.audio_in import encode_audio, format_rate
+from voxrelay.engine.faults import SpeechFailed
+from voxrelay.engine.tasks import TaskSet
 from voxrelay.engine.trace import TurnTrace
 from voxrelay.realtime.model import SentenceGate
 from voxrelay.realtime.types import AudioFormat
-from voxrelay.speech.base import TTS
+from voxrelay.speech.base import TTS, AudioChunk
 from voxrelay.speech.sentences import SentenceChunker
+
+log = logging.getLogger(__name__)
 
 DELTA_MS = 200
 """Audio per `response.output_audio.delta`."""
@@ -33,7 +37,7 @@ class Spoken:
 
 
 class Speaker:
-    """Speaks text as it streams in: one sentence at a time, in a task of its own."""
+    """Speaks text as it streams in: one sentence at a time, in a task that `start` spawns."""
 
     def __init__(
         self,
@@ -57,10 +61,15 @@ class Speaker:
         self.spoken: list[Spoken] = []
         self.blocked: str | None = None
         """The first sentence the gate refused; nothing after it is spoken."""
+        self._failure: Exception | None = None
         self._chunker = SentenceChunker(first_clause_chars=24)
         self._queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=64)
         self._samples = 0
-        self._task = asyncio.create_task(self._speak_all(), name="speaker")
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, tasks: TaskSet) -> None:
+        """Start speaking queued sentences, in a task that `tasks` owns."""
+        self._task = tasks.spawn(self._speak_all(), name="speaker")
 
     @property
     def duration_ms(self) -> int:
@@ -74,23 +83,40 @@ class Speaker:
 
     async def finish(self) -> None:
         """Speak what is left and wait until every sentence has been sent."""
+        assert self._task is not None, "start() the speaker first"
         for sentence in self._chunker.flush():
             await self._enqueue(sentence)
         await self._queue.put(None)
         await self._task
+        self._raise_failure()
 
     async def cancel(self) -> None:
         """Stop speaking now; what was sent stays in `spoken`."""
+        if self._task is None:
+            return
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):  # a TTS failure is reported
-            await self._task  # by finish(); here only the sentences already sent matter
+        await asyncio.wait([self._task])
+        if self._failure is not None:
+            log.warning("speech failed before the response ended", exc_info=self._failure)
+
+    def _raise_failure(self) -> None:
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
 
     async def _enqueue(self, sentence: str) -> None:
+        self._raise_failure()
         if self.trace is not None:
             self.trace.mark("first_sentence")
         await self._queue.put(sentence)
 
     async def _speak_all(self) -> None:
+        try:
+            await self._speak_queued()
+        except Exception as exc:  # finish() raises it in the response
+            self._failure = exc
+
+    async def _speak_queued(self) -> None:
         while (sentence := await self._queue.get()) is not None:
             if self.blocked is not None:
                 continue
@@ -103,7 +129,8 @@ class Speaker:
         start = self.duration_ms
         await self.on_text(sentence if not self.spoken else " " + sentence)
         self.spoken.append(Spoken(sentence, start, start))
-        async for chunk in self.tts.synthesize(sentence, voice=self.voice):
+        chunks = self.tts.synthesize(sentence, voice=self.voice)
+        while (chunk := await _next_chunk(chunks)) is not None:
             pcm = resample(chunk.pcm, chunk.sample_rate, self.rate)
             for piece in _pieces(pcm, samples_for(DELTA_MS, self.rate) * SAMPLE_WIDTH):
                 await self.on_audio(encode_audio(piece, self.fmt))
@@ -111,6 +138,16 @@ class Speaker:
                 if self.trace is not None:
                     self.trace.mark("first_audio")
                 self.spoken[-1] = Spoken(sentence, start, self.duration_ms)
+
+
+async def _next_chunk(chunks: AsyncIterator[AudioChunk]) -> AudioChunk | None:
+    """The TTS's next chunk, None at the end; its failures become SpeechFailed."""
+    try:
+        return await anext(chunks)
+    except StopAsyncIteration:
+        return None
+    except Exception as exc:
+        raise SpeechFailed() from exc
 
 
 def _pieces(pcm: bytes, size: int) -> list[bytes]:

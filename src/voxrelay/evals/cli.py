@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from voxrelay.config import Settings
+from voxrelay.console import err, fail, out
 from voxrelay.errors import ConfigError, VoxrelayError
 from voxrelay.evals.cases import Case, load_cases
 from voxrelay.evals.report import ModelSummary, case_json, summarize
@@ -26,8 +26,6 @@ from voxrelay.models import cache
 from voxrelay.models.base import ChatModel
 
 DEFAULT_MODELS = ("qwen2.5-0.5b", "qwen2.5-1.5b")
-out = Console()
-err = Console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -55,11 +53,9 @@ def eval_command(
     try:
         cases = load_cases(cases_dir, scenario)
     except VoxrelayError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     if not cases:
-        err.print(f"[bold red]error:[/] no cases for scenario {scenario!r} in {cases_dir}")
-        raise typer.Exit(2)
+        raise fail(f"no cases for scenario {scenario!r} in {cases_dir}")
     cases = cases[:limit] if limit else cases
     results: dict[str, list[CaseResult]] = {}
     for name in model or DEFAULT_MODELS:

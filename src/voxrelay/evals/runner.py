@@ -8,10 +8,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
+from voxrelay import assembly
 from voxrelay.agents import Scenario
 from voxrelay.agents.agent import HANDOFF_PREFIX
-from voxrelay.config import Settings
-from voxrelay.engine import Engine
+from voxrelay.config import Settings, get_settings
 from voxrelay.evals.cases import Case
 from voxrelay.evals.scoring import (
     Call,
@@ -34,8 +34,6 @@ from voxrelay.models.base import (
     ToolChoice,
     ToolSpec,
 )
-from voxrelay.realtime import InProcessRealtime
-from voxrelay.scenarios import load_scenario
 from voxrelay.scenarios.telco_tools import SUPERVISOR_TOOLS
 from voxrelay.session import Session
 
@@ -85,17 +83,18 @@ async def run_case(
     settings: Settings | None = None,
     timeout_s: float = CASE_TIMEOUT_S,
 ) -> CaseResult:
-    """Run one case in a fresh Session over `chat` and score it."""
+    """Run one case in a fresh Session over `chat` (always in process) and score it."""
     supervisor = RecordingChatModel(chat)
-    scenario = load_scenario(case.scenario, supervisor)
-    session = Session(
-        scenario,
-        InProcessRealtime(Engine(chat)),
+    session = assembly.build_session(
+        settings or get_settings(),
+        case.scenario,
         agent=case.agent,
-        settings=settings,
+        backend="local",
+        engines=assembly.LocalEngines(chat),
+        helper=supervisor,
         state=copy.deepcopy(case.state),
     )
-    turn = Turn(grounded=grounded_params(scenario))
+    turn = Turn(grounded=grounded_params(session.scenario))
     before: list[Event] = []
     started = time.perf_counter()
     async with session:

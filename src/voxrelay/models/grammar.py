@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from voxrelay.errors import VoxrelayError
+
 SPACE = 'space ::= " "?'
 CHAR = r'char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
 STRING = r'string ::= "\"" char* "\"" space'
@@ -20,7 +22,7 @@ NULL = 'null ::= "null" space'
 BASE_RULES = [SPACE, CHAR, STRING, NUMBER, INTEGER, BOOLEAN, NULL]
 
 
-class UnsupportedPattern(ValueError):
+class UnsupportedPattern(VoxrelayError, ValueError):
     """A regex uses syntax this translator does not handle."""
 
 

@@ -2,7 +2,6 @@
 
 from voxrelay.realtime import events, types
 from voxrelay.realtime.events import ClientEvent, ServerEvent, parse_client_event
-from voxrelay.realtime.factory import load_realtime_model
 from voxrelay.realtime.model import InProcessRealtime, RealtimeModel
 from voxrelay.realtime.websocket import WebSocketRealtime
 
@@ -13,7 +12,6 @@ __all__ = [
     "ServerEvent",
     "WebSocketRealtime",
     "events",
-    "load_realtime_model",
     "parse_client_event",
     "types",
 ]

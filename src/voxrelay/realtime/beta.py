@@ -24,6 +24,22 @@ _SERVER_RENAMES = {
     "response.output_audio_transcript.done": "response.audio_transcript.done",
     "conversation.item.added": "conversation.item.created",
 }
+BETA_MODELS = (
+    "gpt-realtime",
+    "gpt-realtime-2025-08-28",
+    "gpt-4o-realtime-preview",
+    "gpt-4o-realtime-preview-2024-10-01",
+    "gpt-4o-realtime-preview-2024-12-17",
+    "gpt-4o-realtime-preview-2025-06-03",
+    "gpt-4o-mini-realtime-preview",
+    "gpt-4o-mini-realtime-preview-2024-12-17",
+)
+"""The only `session.model` values the beta client types (`openai.types.beta.realtime`) accept."""
+BETA_STAND_IN_MODEL = "gpt-4o-realtime-preview"
+"""What a beta session reports as `model` when the real name is not in BETA_MODELS."""
+REAL_MODEL_FIELD = "voxrelay_model"
+"""The beta session field that carries the model name the session really has."""
+
 _CONTENT_TO_BETA = {"output_text": "text", "output_audio": "audio"}
 _CONTENT_TO_GA = {v: k for k, v in _CONTENT_TO_BETA.items()}
 
@@ -35,13 +51,13 @@ def session_from_beta(beta: JSON) -> JSON:
     audio_in: JSON = {}
     audio_out: JSON = {}
     if "modalities" in s:
-        ga["output_modalities"] = ["audio"] if "audio" in s.pop("modalities") else ["text"]
+        ga["output_modalities"] = _modalities_to_ga(s.pop("modalities"))
     if "voice" in s:
         audio_out["voice"] = s.pop("voice")
     if "input_audio_format" in s:
-        audio_in["format"] = _BETA_FORMATS.get(s.pop("input_audio_format"), {"type": "audio/pcm"})
+        audio_in["format"] = _format_to_ga(s.pop("input_audio_format"))
     if "output_audio_format" in s:
-        audio_out["format"] = _BETA_FORMATS.get(s.pop("output_audio_format"), {"type": "audio/pcm"})
+        audio_out["format"] = _format_to_ga(s.pop("output_audio_format"))
     if "input_audio_transcription" in s:
         audio_in["transcription"] = s.pop("input_audio_transcription")
     if "turn_detection" in s:
@@ -54,6 +70,19 @@ def session_from_beta(beta: JSON) -> JSON:
     if audio_in or audio_out:
         ga["audio"] = {"input": audio_in, "output": audio_out}
     return ga
+
+
+def _modalities_to_ga(modalities: Any) -> Any:
+    """Beta `modalities` → GA `output_modalities`; a non-list passes on for validation to refuse."""
+    if not isinstance(modalities, list):
+        return modalities
+    return ["audio"] if "audio" in modalities else ["text"]
+
+
+def _format_to_ga(name: Any) -> JSON:
+    """A beta audio format name → the GA format; an unknown one passes on to be refused."""
+    known = _BETA_FORMATS.get(name) if isinstance(name, str) else None
+    return dict(known) if known is not None else {"type": name}
 
 
 def session_to_beta(ga: JSON) -> JSON:
@@ -82,6 +111,24 @@ def session_to_beta(ga: JSON) -> JSON:
     return s
 
 
+def beta_model_names(session: JSON) -> JSON:
+    """A beta session whose `model` the beta types accept; the real name in `voxrelay_model`."""
+    model = session.get("model")
+    if model is None:
+        return session
+    shown = model if model in BETA_MODELS else BETA_STAND_IN_MODEL
+    return {**session, "model": shown, REAL_MODEL_FIELD: model}
+
+
+def _real_model(session: JSON) -> JSON:
+    """Undo `beta_model_names`: the real name back in `model` (the client direction)."""
+    if REAL_MODEL_FIELD not in session:
+        return session
+    real = dict(session)
+    real["model"] = real.pop(REAL_MODEL_FIELD)
+    return real
+
+
 def _rename_content(node: Any, table: dict[str, str]) -> Any:
     """Rename content-part types inside items and parts, recursively."""
     if isinstance(node, list):
@@ -105,7 +152,7 @@ def client_from_beta(event: JSON) -> JSON:
     elif kind == "response.create" and isinstance(e.get("response"), dict):
         r = e["response"]
         if "modalities" in r:
-            r["output_modalities"] = ["audio"] if "audio" in r.pop("modalities") else ["text"]
+            r["output_modalities"] = _modalities_to_ga(r.pop("modalities"))
         if "max_response_output_tokens" in r:
             r["max_output_tokens"] = r.pop("max_response_output_tokens")
         for key in ("voice", "output_audio_format", "temperature"):
@@ -121,7 +168,7 @@ def server_to_beta(event: JSON) -> list[JSON]:
     e = _rename_content(copy.deepcopy(event), _CONTENT_TO_BETA)
     e["type"] = _SERVER_RENAMES.get(kind, kind)
     if kind in ("session.created", "session.updated"):
-        e["session"] = session_to_beta(e["session"])
+        e["session"] = beta_model_names(session_to_beta(e["session"]))
     if kind in ("response.created", "response.done"):
         mods = e["response"].pop("output_modalities", None)
         if mods:
@@ -163,7 +210,7 @@ class BetaServerDecoder:
         e: JSON = _rename_content(copy.deepcopy(event), _CONTENT_TO_GA)
         e["type"] = _SERVER_RENAMES_TO_GA.get(kind, kind)
         if kind in ("session.created", "session.updated") and isinstance(e.get("session"), dict):
-            e["session"] = session_from_beta(e["session"])
+            e["session"] = session_from_beta(_real_model(e["session"]))
         elif kind in ("response.created", "response.done") and isinstance(e.get("response"), dict):
             mods = e["response"].pop("modalities", None)
             if mods:

@@ -15,6 +15,8 @@ from pydantic import (
 )
 
 from voxrelay.errors import ProtocolError
+from voxrelay.realtime import inbound
+from voxrelay.realtime.rules import check_tool_defs
 from voxrelay.realtime.types import (
     ContentPart,
     ErrorDetail,
@@ -448,40 +450,28 @@ CLIENT_EVENT_TYPES = frozenset(
 
 
 def parse_client_event(data: str | bytes | dict[str, Any]) -> ClientEvent:
-    """Parse and validate a client event; ProtocolError says exactly what is wrong."""
+    """Parse and validate a client event; ProtocolError says what is wrong, in fixed words."""
     if isinstance(data, str | bytes):
-        try:
-            data = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-            raise ProtocolError("invalid_json", f"event is not valid JSON: {reason}") from exc
+        data = inbound.loads(data)
+    else:
+        inbound.check_depth(data)
     if not isinstance(data, dict):
         raise ProtocolError("invalid_event", "an event must be a JSON object with a `type`")
     kind = data.get("type")
-    if kind not in CLIENT_EVENT_TYPES:
+    if not isinstance(kind, str) or kind not in CLIENT_EVENT_TYPES:
         known = ", ".join(sorted(CLIENT_EVENT_TYPES))
         raise ProtocolError(
             "unknown_event_type",
-            f"unknown event type {kind!r}; expected one of: {known}",
+            f"unknown event type {str(kind)[:64]!r}; expected one of: {known}",
             param="type",
         )
     try:
-        return CLIENT_EVENTS.validate_python(data)
+        event = CLIENT_EVENTS.validate_python(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = _client_path(err["loc"])
-        raise ProtocolError("invalid_value", f"{kind}: {where}: {err['msg']}", param=where) from exc
-
-
-_UNION_TAGS = frozenset({"message", "function_call", "function_call_output"}) | frozenset(
-    {"input_text", "input_audio", "output_text", "output_audio"}
-)
-
-
-def _client_path(loc: tuple[int | str, ...]) -> str:
-    """A validation error location as the client wrote it: no event tag, no union tags."""
-    parts = [str(p) for p in loc[1:] if p not in _UNION_TAGS]
-    return ".".join(parts)
+        raise inbound.invalid_field(exc, what=str(kind)) from None
+    if isinstance(event, ResponseCreate) and event.response and event.response.tools:
+        check_tool_defs(event.response.tools, "response.tools")
+    return event
 
 
 def parse_server_event(data: str | bytes | dict[str, Any]) -> ServerEvent:

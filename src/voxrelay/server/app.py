@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,10 +11,11 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse
 
 from voxrelay.config import Settings
-from voxrelay.realtime.rules import default_session, merge_session
 from voxrelay.errors import ProtocolError
-from voxrelay.realtime.beta import session_to_beta
-from voxrelay.server.auth import AuthRefused, Gate, bearer_key
+from voxrelay.realtime import inbound
+from voxrelay.realtime.beta import beta_model_names, session_to_beta
+from voxrelay.realtime.rules import default_session, merge_session
+from voxrelay.server.auth import AuthRefused, Gate, OriginPolicy, bearer_key
 from voxrelay.server.keys import (
     EphemeralKey,
     KeyStore,
@@ -23,7 +24,12 @@ from voxrelay.server.keys import (
     ga_mint_request,
 )
 from voxrelay.server.realtime import EngineFactory, serve_realtime
+from voxrelay.server.serving import install_log_scrubber
 
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "the server failed to handle this request; the details are in its log"
+"""The only text a client sees of an unexpected server-side exception."""
 MAX_BODY_BYTES = 1024 * 1024
 """Largest JSON body the HTTP endpoints read."""
 
@@ -47,16 +53,26 @@ def create_app(
     keys: KeyStore | None = None,
 ) -> FastAPI:
     """An app serving `engine_factory()` engines; `models` is what /health reports as loaded."""
+    origins = OriginPolicy.from_settings(settings.allowed_origins, settings.api_key)
     state = ServerState(
         settings=settings,
         factory=engine_factory,
-        gate=Gate(settings.api_key, keys if keys is not None else KeyStore()),
+        gate=Gate(settings.api_key, keys if keys is not None else KeyStore(), origins),
         models=dict(models or getattr(engine_factory, "models", {})),
     )
     app = FastAPI(title="voxrelay", summary="OpenAI Realtime-compatible local voice agents")
     app.state.voxrelay = state
+    app.add_exception_handler(Exception, _internal_error)
     _routes(app, state)
+    install_log_scrubber()
     return app
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """Any unexpected exception: logged whole, answered with a fixed JSON 500."""
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    error = {"type": "server_error", "code": "internal_error", "message": INTERNAL_ERROR}
+    return JSONResponse({"error": {**error, "param": None}}, status_code=500)
 
 
 def _routes(app: FastAPI, state: ServerState) -> None:
@@ -103,17 +119,17 @@ async def _mint(
     parse: Callable[[Any], MintRequest],
     reply: Callable[[EphemeralKey], dict[str, Any]],
 ) -> JSONResponse:
-    """Check the server key, validate the body, mint a key and render the reply."""
+    """Check the origin and server key, validate the body, mint a key and render the reply."""
+    key = bearer_key(request.headers.get("authorization"))
     try:
-        state.gate.admit_owner(bearer_key(request.headers.get("authorization")))
+        state.gate.admit_owner(key, request.headers.get("origin"))
     except AuthRefused as exc:
-        return _error(401, "invalid_api_key", str(exc))
+        return _error(exc.status, exc.code, str(exc))
     try:
         minted = parse(await _json_body(request))
     except ProtocolError as exc:
         return _error(400, exc.code, str(exc), exc.param)
-    key = state.gate.keys.mint(minted)
-    return JSONResponse(reply(key))
+    return JSONResponse(reply(state.gate.keys.mint(minted)))
 
 
 async def _json_body(request: Request) -> Any:
@@ -122,10 +138,7 @@ async def _json_body(request: Request) -> Any:
         raise ProtocolError("invalid_request", f"body is larger than {MAX_BODY_BYTES} bytes")
     if not raw.strip():
         return {}
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProtocolError("invalid_json", f"body is not valid JSON: {exc}") from exc
+    return inbound.loads(raw, "body")
 
 
 def _full_session(key: EphemeralKey) -> dict[str, Any]:
@@ -140,7 +153,7 @@ def _ga_reply(key: EphemeralKey) -> dict[str, Any]:
 
 def _beta_reply(key: EphemeralKey) -> dict[str, Any]:
     secret = {"value": key.value, "expires_at": key.expires_at}
-    return {**session_to_beta(_full_session(key)), "client_secret": secret}
+    return {**beta_model_names(session_to_beta(_full_session(key))), "client_secret": secret}
 
 
 def _error(status: int, code: str, message: str, param: str | None = None) -> JSONResponse:

@@ -1,11 +1,13 @@
-"""Who may connect: API keys from headers or browser subprotocols, beta vs GA detection."""
+"""Who may connect: API keys, browser origins, beta vs GA detection."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from voxrelay.errors import VoxrelayError
 from voxrelay.realtime.types import SessionConfig
 from voxrelay.server.keys import KeyStore
 
@@ -19,8 +21,71 @@ HOW_TO_AUTHENTICATE = (
 )
 
 
-class AuthRefused(Exception):
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+"""Hosts whose pages a keyless server serves by default."""
+
+
+class AuthRefused(VoxrelayError):
     """The client's credentials were missing, wrong or expired; the message says what to send."""
+
+    status = 401
+    """The HTTP status of the refusal."""
+    code = "invalid_api_key"
+    """The OpenAI-style error code of the refusal."""
+
+
+class OriginRefused(AuthRefused):
+    """A page from an origin this server does not serve; the message says how to allow it."""
+
+    status = 403
+    code = "origin_not_allowed"
+
+
+@dataclass(frozen=True)
+class OriginPolicy:
+    """Which browser `Origin`s may connect and mint keys (requests without one always may)."""
+
+    allowed: frozenset[str] = frozenset()
+    """Origins allowed besides local ones, as `scheme://host[:port]`, lower case."""
+    any_origin: bool = False
+    """True: every origin is allowed."""
+
+    @classmethod
+    def from_settings(cls, allowed_origins: str | None, api_key: str | None) -> OriginPolicy:
+        """VOXRELAY_ALLOWED_ORIGINS (comma-separated, `*` for any); unset: local only if keyless."""
+        if allowed_origins is None:
+            return cls(any_origin=api_key is not None)
+        names = [o.strip() for o in allowed_origins.split(",") if o.strip()]
+        return cls(allowed=frozenset(_normal(o) for o in names), any_origin="*" in names)
+
+    def allows(self, origin: str | None) -> bool:
+        """True for no Origin header, a local page, or a configured origin."""
+        if origin is None or self.any_origin:
+            return True
+        return _is_local(origin) or _normal(origin) in self.allowed
+
+    def check(self, origin: str | None) -> None:
+        """OriginRefused unless `allows(origin)`."""
+        if not self.allows(origin):
+            shown = (origin or "")[:100]
+            raise OriginRefused(
+                f"Origin {shown!r} is not allowed: add it to VOXRELAY_ALLOWED_ORIGINS "
+                "(comma-separated, * for any) when starting voxrelay serve; unset, a server "
+                "without VOXRELAY_API_KEY serves pages from localhost only"
+            )
+
+
+def _normal(origin: str) -> str:
+    return origin.strip().rstrip("/").lower()
+
+
+def _is_local(origin: str) -> bool:
+    try:
+        parts = urlsplit(origin.strip())
+        host = parts.hostname
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and host in LOCAL_HOSTS
 
 
 @dataclass(frozen=True)
@@ -69,12 +134,17 @@ def bearer_key(authorization: str | None) -> str | None:
 class Gate:
     """Checks keys against the server key (None: open to all) and live ephemeral keys."""
 
-    def __init__(self, api_key: str | None, keys: KeyStore) -> None:
+    def __init__(
+        self, api_key: str | None, keys: KeyStore, origins: OriginPolicy | None = None
+    ) -> None:
         self.api_key = api_key
         self.keys = keys
+        self.origins = origins if origins is not None else OriginPolicy.from_settings(None, api_key)
+        """Browser origins served (default: local pages only when keyless)."""
 
-    def admit(self, key: str | None) -> Grant:
-        """Admit a realtime connection or raise AuthRefused."""
+    def admit(self, key: str | None, origin: str | None = None) -> Grant:
+        """Admit a realtime connection or raise AuthRefused (OriginRefused for the origin)."""
+        self.origins.check(origin)
         minted = self.keys.get(key) if key else None
         if minted is not None:
             return Grant(session=minted.session)
@@ -83,8 +153,9 @@ class Gate:
         self.admit_owner(key)
         return Grant()
 
-    def admit_owner(self, key: str | None) -> None:
-        """Only the server key itself (minting ephemeral keys needs it)."""
+    def admit_owner(self, key: str | None, origin: str | None = None) -> None:
+        """Only the server key itself (minting ephemeral keys needs it), from a served origin."""
+        self.origins.check(origin)
         if self.api_key is None:
             return
         if key is None:

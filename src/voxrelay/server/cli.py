@@ -7,12 +7,11 @@ from typing import Annotated
 
 import typer
 import uvicorn
-from rich.console import Console
 
+from voxrelay import assembly
 from voxrelay.config import get_settings
+from voxrelay.console import err, fail, loading
 from voxrelay.errors import VoxrelayError
-
-err = Console(stderr=True, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -30,19 +29,15 @@ def serve(
 ) -> None:
     """Serve the local models at /v1/realtime for any OpenAI Realtime client."""
     from voxrelay.server.app import create_app
-    from voxrelay.server.engines import load_local_engines
     from voxrelay.server.serving import uvicorn_config
 
     settings = get_settings()
     started = time.monotonic()
     try:
-        with err.status("loading models…") as status:
-            engines = load_local_engines(
-                settings, lambda step: status.update(step + "…"), speech=not text_only
-            )
+        with loading() as step:
+            engines = assembly.load_local_engines(settings, step, speech=not text_only)
     except VoxrelayError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+        raise fail(str(exc), code=1) from None
     loaded = ", ".join(f"{role} {name}" for role, name in engines.models.items())
     err.print(f"loaded {loaded} in {time.monotonic() - started:.1f} s")
     app = create_app(settings, engines)

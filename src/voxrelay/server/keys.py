@@ -10,9 +10,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from voxrelay.realtime.rules import check_tools, default_session, merge_session
 from voxrelay.errors import ProtocolError
 from voxrelay.realtime.beta import session_from_beta
+from voxrelay.realtime.inbound import check_depth, invalid_field
+from voxrelay.realtime.rules import apply_update, default_session
 from voxrelay.realtime.types import SessionConfig
 
 MIN_TTL_S = 10
@@ -83,6 +84,7 @@ class KeyStore:
 
 def ga_mint_request(body: Any) -> MintRequest:
     """Validate a GA `POST /v1/realtime/client_secrets` body."""
+    check_depth(body, "request body")
     body = _object(body, "request body")
     expires = _object(body.get("expires_after") or {}, "expires_after")
     if expires.get("anchor", "created_at") != "created_at":
@@ -102,6 +104,7 @@ def ga_mint_request(body: Any) -> MintRequest:
 
 def beta_mint_request(body: Any) -> MintRequest:
     """Validate a beta `POST /v1/realtime/sessions` body (a flat beta session)."""
+    check_depth(body, "request body")
     body = dict(_object(body, "request body"))
     secret = _object(body.pop("client_secret", None) or {}, "client_secret")
     expires = _object(secret.get("expires_after") or {}, "client_secret.expires_after")
@@ -114,10 +117,8 @@ def validate_session(data: JSON, where: str) -> SessionConfig:
     try:
         patch = SessionConfig.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        path = ".".join([where, *(str(p) for p in err["loc"])]).strip(".")
-        raise ProtocolError("invalid_value", f"{path}: {err['msg']}", param=path) from exc
-    check_tools(merge_session(default_session(), patch), where)
+        raise invalid_field(exc, where) from None
+    apply_update(default_session(), patch, where=where)
     return patch
 
 
@@ -131,7 +132,7 @@ def _ttl(value: Any, param: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not MIN_TTL_S <= value <= MAX_TTL_S:
         raise ProtocolError(
             "invalid_value",
-            f"{param} must be an integer from {MIN_TTL_S} to {MAX_TTL_S}, got {value!r}",
+            f"{param} must be an integer from {MIN_TTL_S} to {MAX_TTL_S}, got {repr(value)[:40]}",
             param=param,
         )
     return value

@@ -13,10 +13,12 @@ from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
 from voxrelay.engine import Engine
-from voxrelay.realtime.rules import merge_session
 from voxrelay.errors import ProtocolError
 from voxrelay.realtime import events as ev
+from voxrelay.realtime import inbound
 from voxrelay.realtime.beta import client_from_beta, server_to_beta
+from voxrelay.realtime.rules import merge_session
+from voxrelay.realtime.types import ErrorDetail
 from voxrelay.server.auth import AuthRefused, Gate, Grant, Handshake, read_handshake
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,11 @@ EngineFactory = Callable[[], Engine]
 
 POLICY_VIOLATION = 1008
 """WebSocket close code for refused credentials when no HTTP denial response is possible."""
+EVENT_FAILED = (
+    "the server failed to handle this event; the session goes on (the details are in the "
+    "server log)"
+)
+"""The only text a client sees of an unexpected exception while its event was handled."""
 
 
 class RealtimeConnection:
@@ -95,13 +102,17 @@ class RealtimeConnection:
             )
             return
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            await self._refuse(ProtocolError("invalid_json", f"event is not valid JSON: {exc.msg}"))
+            data = inbound.loads(text)
+        except ProtocolError as exc:
+            await self._refuse(exc)
             return
-        if self.beta and isinstance(data, dict):
-            data = client_from_beta(data)
-        await self.engine.handle_raw(data)
+        try:
+            if self.beta and isinstance(data, dict):
+                data = client_from_beta(data)
+            await self.engine.handle_raw(data)
+        except Exception:
+            log.exception("realtime event failed")
+            await self._send(_failed(data))
 
     async def _refuse(self, exc: ProtocolError) -> None:
         log.info("client message refused: %s", exc)
@@ -125,15 +136,27 @@ class RealtimeConnection:
         return [json.dumps(e, separators=(",", ":"), ensure_ascii=False) for e in beta]
 
 
+def _failed(data: object) -> ev.ErrorEvent:
+    """The fixed `error` event for an event whose handling raised unexpectedly."""
+    caused_by = data.get("event_id") if isinstance(data, dict) else None
+    detail = ErrorDetail(
+        type="server_error",
+        code="internal_error",
+        message=EVENT_FAILED,
+        event_id=caused_by if isinstance(caused_by, str) else None,
+    )
+    return ev.ErrorEvent(error=detail)
+
+
 async def serve_realtime(
     ws: WebSocket, gate: Gate, factory: EngineFactory, *, model: str | None, max_bytes: int
 ) -> None:
     """Authenticate, accept and serve one `/v1/realtime` WebSocket."""
     hello = read_handshake(ws.headers, ws.scope.get("subprotocols", []))
     try:
-        grant = gate.admit(hello.key)
+        grant = gate.admit(hello.key, ws.headers.get("origin"))
     except AuthRefused as exc:
-        await _deny(ws, str(exc))
+        await _deny(ws, exc)
         return
     engine = _new_engine(factory, grant, model)
     await ws.accept(subprotocol=hello.subprotocol)
@@ -153,12 +176,12 @@ def _new_engine(factory: EngineFactory, grant: Grant, model: str | None) -> Engi
     return engine
 
 
-async def _deny(ws: WebSocket, message: str) -> None:
-    """Refuse the upgrade with HTTP 401 and an OpenAI-style error body (close 1008 if not)."""
-    error = {"type": "invalid_request_error", "code": "invalid_api_key", "message": message}
-    body = {"error": error}
+async def _deny(ws: WebSocket, refusal: AuthRefused) -> None:
+    """Refuse the upgrade with HTTP 401/403 and an OpenAI-style error body (close 1008 if not)."""
+    message = str(refusal)
+    error = {"type": "invalid_request_error", "code": refusal.code, "message": message}
     if "websocket.http.response" in ws.scope.get("extensions", {}):
-        await ws.send_denial_response(JSONResponse(body, status_code=401))
+        await ws.send_denial_response(JSONResponse({"error": error}, status_code=refusal.status))
         return
     await ws.close(code=POLICY_VIOLATION, reason=message[:120])
 

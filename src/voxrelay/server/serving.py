@@ -1,8 +1,10 @@
-"""Running the app with uvicorn: the shared config, and a background server for tests."""
+"""Running the app with uvicorn: the shared config, log scrubbing, a background server."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import threading
 import time
 from types import TracebackType
@@ -15,13 +17,45 @@ from voxrelay.config import Settings
 HARD_LIMIT_MARGIN = 1024 * 1024
 """Bytes past `max_message_bytes` that uvicorn still reads, so the app can answer with an
 `error` event; bigger messages close the socket (1009) before the app sees them."""
+SCRUBBED_LOGGERS = ("uvicorn.access", "uvicorn.error")
+"""uvicorn's loggers that write request lines (HTTP and WebSocket) with their query string."""
+_CREDENTIAL = re.compile(
+    r"([?&][^=&#\s\"]*(?:key|token|secret|password|auth)[^=&#\s\"]*=)[^&#\s\"]*",
+    re.IGNORECASE,
+)
+"""A query parameter whose name looks like a credential (api_key, token, client_secret…)."""
+
+
+def scrub_query(text: str) -> str:
+    """`text` with the values of credential-like query parameters replaced by `***`."""
+    return _CREDENTIAL.sub(r"\1***", text) if "=" in text else text
+
+
+class CredentialScrubber(logging.Filter):
+    """Masks credential-like query parameters in the request lines uvicorn logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's arguments (and message) in place; never drops a record."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(scrub_query(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = scrub_query(record.msg)
+        return True
+
+
+def install_log_scrubber() -> None:
+    """Add the scrubber to uvicorn's request loggers (once; uvicorn's log config keeps it)."""
+    for name in SCRUBBED_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, CredentialScrubber) for f in logger.filters):
+            logger.addFilter(CredentialScrubber())
 
 
 def uvicorn_config(
     app: FastAPI, settings: Settings, host: str = "127.0.0.1", port: int = 8000, **kw: object
 ) -> uvicorn.Config:
     """The uvicorn configuration `voxrelay serve` uses."""
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -30,13 +64,21 @@ def uvicorn_config(
         lifespan="off",
         **kw,  # type: ignore[arg-type]
     )
+    install_log_scrubber()
+    return config
 
 
 class BackgroundServer:
     """Serves an app from a daemon thread on a free local port; a context manager."""
 
-    def __init__(self, app: FastAPI, settings: Settings, host: str = "127.0.0.1") -> None:
-        config = uvicorn_config(app, settings, host=host, port=0, log_level="warning")
+    def __init__(
+        self,
+        app: FastAPI,
+        settings: Settings,
+        host: str = "127.0.0.1",
+        log_level: str = "warning",
+    ) -> None:
+        config = uvicorn_config(app, settings, host=host, port=0, log_level=log_level)
         self.server = uvicorn.Server(config)
         self.host = host
         self.port = 0

@@ -17,6 +17,9 @@ from voxrelay.speech.base import AudioChunk, Transcript
 from voxrelay.speech.stt import make_stt
 from voxrelay.speech.tts import make_tts
 
+TRANSCRIBE_RATE = 16000
+"""`transcribe` reads every file at Whisper's rate, so any rate `talk` takes works here too."""
+
 
 def register(app: typer.Typer) -> None:
     """Add the `transcribe` and `say` commands to the voxrelay CLI."""
@@ -38,7 +41,9 @@ def _fail(e: VoxrelayError) -> typer.Exit:
 
 
 def transcribe(
-    file: Annotated[Path, typer.Argument(help="A 16-bit PCM WAV file.")],
+    file: Annotated[
+        Path, typer.Argument(help="A WAV file: PCM, float, μ-law or A-law; any rate or channels.")
+    ],
     language: Annotated[
         str | None, typer.Option("--language", "-l", help="ISO 639-1 code, e.g. en.")
     ] = None,
@@ -50,7 +55,7 @@ def transcribe(
 ) -> None:
     """Transcribe a WAV file with the configured STT."""
     try:
-        audio = read_wav(file)
+        audio = read_wav(file, TRANSCRIBE_RATE)
         stt = make_stt(_settings(stt_backend=backend, stt_language=language))
         result = asyncio.run(stt.transcribe(audio.pcm, audio.sample_rate))
     except VoxrelayError as e:

@@ -17,12 +17,9 @@ from voxrelay.models.base import (
     ToolSpec,
     Usage,
 )
+from voxrelay.testing.checks import ScriptedFake, ScriptError
 
 Check = Callable[[Sequence[Message], Sequence[ToolSpec]], None]
-
-
-class ScriptError(AssertionError):
-    """The code under test called the fake in a way its script did not allow."""
 
 
 @dataclass
@@ -37,8 +34,11 @@ class Step:
     expect_in_prompt: list[str] = field(default_factory=list)
     """Strings that must occur somewhere in the request's messages."""
     check: Check | None = None
+    """Called with the request; an exception it raises is a failed expectation."""
     delay_s: float = 0.0
     """Sleep before each emitted item (for cancel and timeout tests)."""
+    raises: Exception | None = None
+    """Raise this from the stream instead of emitting (for model-failure tests)."""
 
 
 def say(text: str, **kw: object) -> Step:
@@ -51,10 +51,11 @@ def call(name: str, arguments: str = "{}", **kw: object) -> Step:
     return Step(calls=[(name, arguments)], **kw)  # type: ignore[arg-type]
 
 
-class ScriptedChatModel:
+class ScriptedChatModel(ScriptedFake):
     """Plays `steps` in order, one per `stream()` call; fails loudly on anything unplanned."""
 
     def __init__(self, steps: Sequence[Step]) -> None:
+        super().__init__()
         self.steps = list(steps)
         self.requests: list[tuple[list[Message], list[ToolSpec], ToolChoice]] = []
         self._ids = itertools.count(1)
@@ -67,30 +68,35 @@ class ScriptedChatModel:
         settings: ModelSettings | None = None,
     ) -> AsyncIterator[StreamItem]:
         """Check the request against the next step and stream that step."""
+        self.check_call()
         if not self.steps:
-            raise ScriptError(f"unexpected ChatModel call #{len(self.requests) + 1}: script done")
+            raise self.fail(f"unexpected ChatModel call #{len(self.requests) + 1}: script done")
         step = self.steps.pop(0)
         self.requests.append((list(messages), list(tools), tool_choice))
         self._check(step, messages, tools)
         if step.calls and tool_choice == "none":
-            raise ScriptError(
-                f"step calls {step.calls[0][0]} but the request says tool_choice=none"
-            )
+            raise self.fail(f"step calls {step.calls[0][0]} but the request says tool_choice=none")
         return self._play(step)
 
     def _check(self, step: Step, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> None:
         if step.expect_tools is not None:
             got = sorted(t.name for t in tools)
             if got != sorted(step.expect_tools):
-                raise ScriptError(f"expected tools {sorted(step.expect_tools)}, got {got}")
+                raise self.fail(f"expected tools {sorted(step.expect_tools)}, got {got}")
         prompt = "\n".join(m.content for m in messages)
         for needle in step.expect_in_prompt:
             if needle not in prompt:
-                raise ScriptError(f"expected {needle!r} in the prompt:\n{prompt}")
+                raise self.fail(f"expected {needle!r} in the prompt:\n{prompt}")
         if step.check:
-            step.check(messages, tools)
+            try:
+                step.check(messages, tools)
+            except Exception as exc:
+                raise self.fail(f"step check failed: {exc!r}") from exc
 
     async def _play(self, step: Step) -> AsyncIterator[StreamItem]:
+        if step.raises is not None:
+            await asyncio.sleep(step.delay_s)
+            raise step.raises
         words = step.text.split(" ") if step.text else []
         for i, word in enumerate(words):
             await asyncio.sleep(step.delay_s)
@@ -100,7 +106,9 @@ class ScriptedChatModel:
             yield ToolCall(call_id=f"call_{next(self._ids)}", name=name, arguments=arguments)
         yield Usage(input_tokens=10, output_tokens=max(1, len(words)))
 
-    def assert_complete(self) -> None:
-        """Fail if some scripted steps were never used."""
-        if self.steps:
-            raise ScriptError(f"{len(self.steps)} scripted step(s) were never used")
+    def unplayed(self) -> str:
+        """How many scripted steps were never used, in words."""
+        return f"{len(self.steps)} scripted step(s) were never used" if self.steps else ""
+
+
+__all__ = ["ScriptError", "ScriptedChatModel", "Step", "call", "say"]

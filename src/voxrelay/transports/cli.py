@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from voxrelay import assembly
 from voxrelay.audio.pcm import duration_s
-from voxrelay.audio.wav import write_wav
-from voxrelay.errors import ConfigError, ModelNotFoundError, VoxrelayError
-from voxrelay.scenarios import SCENARIOS, load_scenario, scenario_names
-from voxrelay.session import Session
+from voxrelay.audio.wav import read_wav, write_wav
+from voxrelay.config import get_settings
+from voxrelay.console import err, fail, fail_with, out, print_event, print_json
+from voxrelay.errors import VoxrelayError
+from voxrelay.scenarios import SCENARIOS, scenario_names
+from voxrelay.session import Session, VoiceOptions
 from voxrelay.session import events as app
 from voxrelay.transports.devices import AudioDeviceError, list_devices, sounddevice
-from voxrelay.transports.wavfile import WavCallOptions, load_wav_any, talk_wav
+from voxrelay.transports.wavfile import WavCallOptions, talk_wav
 
 INPUT_RATE = 24000
-out = Console()
-err = Console(stderr=True)
 QUIET = (app.AssistantAudio, app.UserSpeechStopped, app.PlaybackCleared)
 """Voice events the readable output leaves out (they still appear with --json)."""
 
@@ -33,11 +31,6 @@ def register(cli: typer.Typer) -> None:
     """Add the `talk` and `devices` commands to the voxrelay CLI."""
     cli.command("talk")(talk)
     cli.command("devices")(devices)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
-    return typer.Exit(code)
 
 
 def talk(
@@ -67,14 +60,15 @@ def talk(
 ) -> None:
     """Talk by voice with a scenario's agents: live on microphone and speaker, or WAV files."""
     if scenario not in SCENARIOS:
-        raise _fail(
-            f"unknown scenario {scenario!r}; valid scenarios: {', '.join(scenario_names())}"
+        raise fail(
+            f"unknown scenario {scenario!r}; valid scenarios: {', '.join(scenario_names())}",
+            code=1,
         )
     if output_wav is not None and input_wav is None:
-        raise _fail("--output needs --input: live calls play through the speaker", code=2)
+        raise fail("--output needs --input: live calls play through the speaker", code=2)
     try:
         if input_wav is not None:
-            pcm = load_wav_any(input_wav, INPUT_RATE)  # fail on a bad file before loading models
+            pcm = read_wav(input_wav, INPUT_RATE).pcm  # a bad file fails before models load
             call = WavCall(pcm, str(input_wav), output_wav, realtime, timeout)
             asyncio.run(_talk(scenario, agent, Printer(as_json), call))
         else:
@@ -82,12 +76,8 @@ def talk(
             asyncio.run(_talk(scenario, agent, Printer(as_json), LiveCall(mic, speaker)))
     except KeyboardInterrupt:
         raise typer.Exit(0 if input_wav is None else 130) from None
-    except ModelNotFoundError as exc:
-        raise _fail(str(exc)) from None
-    except ConfigError as exc:
-        raise _fail(str(exc), code=2) from None
     except VoxrelayError as exc:
-        raise _fail(str(exc)) from None
+        raise fail_with(exc) from None
 
 
 @dataclass(frozen=True)
@@ -123,19 +113,10 @@ async def _talk(
 
 
 async def _voice_session(scenario_name: str, agent: str | None) -> Session:
-    """The scenario on the local engine with its speech stack, as a voice session."""
-    from voxrelay.engine import Engine
-    from voxrelay.engine.speech import load_speech_stack
-    from voxrelay.models import load_chat_model
-    from voxrelay.realtime import InProcessRealtime
-
-    if agent is not None:
-        load_scenario(scenario_name).agent(agent)  # fail fast, before loading models
-    chat_model = load_chat_model()
-    scenario = load_scenario(scenario_name, chat_model)
-    speech = load_speech_stack()  # on the loop's thread, as `serve` does; nothing runs yet
-    engine = Engine(chat_model, speech=speech)
-    return Session(scenario, InProcessRealtime(engine), agent=agent, output_modalities=["audio"])
+    """The scenario as a voice session on the backend the settings select."""
+    # Built on the loop's thread, as `serve` loads its models; nothing runs yet.
+    voice = VoiceOptions()
+    return assembly.build_session(get_settings(), scenario_name, agent=agent, voice=voice)
 
 
 async def _wav(session: Session, show: Printer, call: WavCall) -> None:
@@ -182,7 +163,7 @@ class Printer:
     def __call__(self, event: app.AppEventBase) -> None:
         self.kinds.add(str(getattr(event, "type", "")))
         if self.as_json:
-            print(json.dumps(event.to_json_dict(), ensure_ascii=False), flush=True)
+            print_json(event)
         else:
             _print_readable(event)
 
@@ -192,8 +173,6 @@ class Printer:
 
 
 def _print_readable(event: app.AppEventBase) -> None:
-    from voxrelay.cli import _print_readable as print_chat_event
-
     if isinstance(event, QUIET):
         return
     if isinstance(event, app.UserSpeechStarted):
@@ -207,7 +186,7 @@ def _print_readable(event: app.AppEventBase) -> None:
                 f"  [dim]⏱ first audio {stages['stop_to_first_audio']:.0f} ms after you stopped[/]"
             )
     else:
-        print_chat_event(event, echo_user=True)
+        print_event(event, echo_user=True)
 
 
 def devices() -> None:
@@ -215,11 +194,12 @@ def devices() -> None:
     try:
         found = list_devices()
     except AudioDeviceError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc), code=1) from None
     if not found:
-        raise _fail(
+        raise fail(
             "no audio devices found; connect a microphone and speaker, "
-            "or talk through WAV files: voxrelay talk --input in.wav --output out.wav"
+            "or talk through WAV files: voxrelay talk --input in.wav --output out.wav",
+            code=1,
         )
     table = Table("index", "name", "in", "out", "rate")
     for d in found:

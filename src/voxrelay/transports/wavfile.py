@@ -1,6 +1,6 @@
 """The WAV-file transport: a caller's WAV streamed into a voice Session, the replies recorded.
 
-`load_wav_any` reads PCM WAVs of any width and rate (and float WAVs) as 16-bit mono;
+`load_wav_any` reads the caller's WAV (through `voxrelay.audio.wav.read_wav`) at the call's rate;
 `SimulatedSpeaker` plays assistant audio at real-time rate by an injectable clock, so
 barge-in sees a true playback position; `talk_wav` runs one call to the end.
 """
@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
-
-from voxrelay.audio.pcm import SAMPLE_RATES, SAMPLE_WIDTH, float_to_int16, frames, silence, to_bytes
-from voxrelay.audio.resample import resample
-from voxrelay.errors import AudioFileError, AudioFormatError, VoxrelayError
+from voxrelay.audio.pcm import SAMPLE_WIDTH, frames, silence
+from voxrelay.audio.wav import read_wav
+from voxrelay.errors import VoxrelayError
 from voxrelay.session import Session
 from voxrelay.session import events as app
 from voxrelay.session.playback import PlaybackQueue, PlaybackTracker
@@ -28,107 +24,10 @@ from voxrelay.session.playback import PlaybackQueue, PlaybackTracker
 Clock = Callable[[], float]
 EventSink = Callable[[app.AppEventBase], Awaitable[None] | None]
 
-_PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
-
-
-@dataclass(frozen=True)
-class _Format:
-    tag: int
-    channels: int
-    rate: int
-    bits: int
-
 
 def load_wav_any(path: str | Path, rate: int) -> bytes:
-    """Read a PCM (8/16/24/32-bit) or float WAV as PCM16 mono at `rate`; clear errors otherwise."""
-    name = str(path)
-    data = _read(Path(path))
-    fmt, raw = _chunks(name, data)
-    x = _samples(name, fmt, raw)
-    if fmt.channels > 1:
-        x = x[: len(x) // fmt.channels * fmt.channels].reshape(-1, fmt.channels).mean(axis=1)
-    pcm = to_bytes(float_to_int16(x))
-    if not pcm:
-        raise AudioFormatError(f"{name} holds no audio samples; record something first")
-    return _convert_rate(pcm, fmt.rate, rate)
-
-
-def _read(path: Path) -> bytes:
-    if not path.is_file():
-        why = "no such file; check the path" if not path.exists() else "not a regular file"
-        raise AudioFileError(str(path), why)
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise AudioFileError(str(path), e.strerror or str(e)) from None
-
-
-def _chunks(name: str, data: bytes) -> tuple[_Format, bytes]:
-    """The `fmt ` and `data` chunks of a RIFF/WAVE file."""
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise AudioFormatError(f"{name} is not a WAV file (no RIFF/WAVE header)")
-    fmt: _Format | None = None
-    pos = 12
-    while pos + 8 <= len(data):
-        cid, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
-        body = data[pos + 8 : pos + 8 + size]
-        if cid == b"fmt ":
-            fmt = _parse_fmt(name, body)
-        elif cid == b"data":
-            if fmt is None:
-                raise AudioFormatError(f"{name} is not a valid WAV file (data before fmt)")
-            return fmt, body
-        pos += 8 + size + (size & 1)
-    raise AudioFormatError(f"{name} is not a valid WAV file (missing fmt or data chunk)")
-
-
-def _parse_fmt(name: str, body: bytes) -> _Format:
-    if len(body) < 16:
-        raise AudioFormatError(f"{name} is not a valid WAV file (short fmt chunk)")
-    tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
-    if tag == _EXTENSIBLE and len(body) >= 26:
-        tag = struct.unpack("<H", body[24:26])[0]  # the sub-format GUID starts with the tag
-    if tag not in (_PCM, _FLOAT) or channels < 1 or rate < 1:
-        raise AudioFormatError(
-            f"{name} uses WAV encoding {tag} ({channels} ch, {rate} Hz); voxrelay reads PCM or "
-            f"float WAV (convert it, e.g. `sox {name} -b 16 out.wav`)"
-        )
-    return _Format(tag, channels, rate, bits)
-
-
-def _samples(name: str, fmt: _Format, raw: bytes) -> npt.NDArray[np.float64]:
-    """Samples as floats in [-1, 1)."""
-    width = fmt.bits // 8
-    raw = raw[: len(raw) // max(width, 1) * max(width, 1)]
-    if fmt.tag == _FLOAT and width in (4, 8):
-        return np.frombuffer(raw, dtype=f"<f{width}").astype(np.float64)
-    if fmt.tag == _PCM and width == 1:
-        return (np.frombuffer(raw, dtype=np.uint8).astype(np.float64) - 128.0) / 128.0
-    if fmt.tag == _PCM and width in (2, 4):
-        wide = np.frombuffer(raw, dtype=f"<i{width}").astype(np.float64)
-        return wide / float(2 ** (8 * width - 1))
-    if fmt.tag == _PCM and width == 3:
-        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
-        packed = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-        signed = np.where(packed >= 1 << 23, packed - (1 << 24), packed)
-        return signed.astype(np.float64) / float(1 << 23)
-    raise AudioFormatError(
-        f"{name} has {fmt.bits}-bit samples, which voxrelay cannot read; "
-        f"convert it, e.g. `sox {name} -b 16 out.wav`"
-    )
-
-
-def _convert_rate(pcm: bytes, from_rate: int, to_rate: int) -> bytes:
-    if from_rate in SAMPLE_RATES:
-        return resample(pcm, from_rate, to_rate)
-    try:
-        import soxr
-    except ImportError:
-        raise AudioFormatError(
-            f"converting {from_rate} Hz audio needs `soxr`: pip install 'voxrelay[speech]'"
-        ) from None
-    x = np.frombuffer(pcm, dtype="<i2")
-    return to_bytes(np.asarray(soxr.resample(x, from_rate, to_rate), dtype=np.int16))
+    """A caller's WAV file (any encoding `read_wav` reads, any rate) as PCM16 mono at `rate`."""
+    return read_wav(path, rate).pcm
 
 
 class SimulatedSpeaker:
