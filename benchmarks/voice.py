@@ -95,7 +95,7 @@ async def run_turn(chat: ChatModel, speech: SpeechStack, u: Utterance, fast: boo
     """Stream one utterance into a fresh session; return its trace once a reply is done."""
     engine = Engine(chat, speech=speech)
     traces: list[TurnTrace] = []
-    engine.trace_listeners.append(traces.append)
+    engine.add_trace_listener(traces.append)
     await engine.start()
     await engine.handle(ev.SessionUpdate(session=session_config()))
     events = engine.events()

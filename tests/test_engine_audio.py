@@ -294,7 +294,7 @@ async def test_sentence_gate_stops_speech_before_synthesis(make):
     async def gate(sentence: str) -> bool:
         return "Bad" not in sentence
 
-    h.engine.sentence_gate = gate
+    h.engine.set_sentence_gate(gate)
     await start(h, voice_session(TurnDetection()))
     await h.send_audio(silence(1500, RATE))
     await h.responses_done()
@@ -307,7 +307,7 @@ async def test_sentence_gate_stops_speech_before_synthesis(make):
 async def test_each_voice_turn_reports_a_latency_trace(make):
     h = make([say("Hello. Nice to meet you.")], ["hi"], [(100, 900)])
     traces: list[TurnTrace] = []
-    h.engine.trace_listeners.append(traces.append)
+    h.engine.add_trace_listener(traces.append)
     await start(h, voice_session(TurnDetection(silence_duration_ms=500)))
     await h.send_audio(silence(2000, RATE))
     await h.responses_done()

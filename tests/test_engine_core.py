@@ -177,7 +177,7 @@ def test_response_cancel_names_the_active_response():
     (error,) = core.receive(ev.ResponseCancel(response_id="resp_other"))
     assert isinstance(error, ev.ErrorEvent)
     assert core.receive(ev.ResponseCancel(response_id=start.state.id)) == [
-        CancelResponse("client_cancelled")
+        CancelResponse(start.state.id, "client_cancelled")
     ]
 
 
@@ -200,7 +200,8 @@ def plan(max_tokens: int | None = None, in_conversation: bool = True) -> Respons
 def test_text_response_state_builds_the_event_sequence():
     conversation = Conversation()
     state = ResponseState(plan(), conversation)
-    events = state.created() + state.text_delta("Hello") + state.text_delta(" there")
+    events = state.created() + state.open_message()
+    events += [state.text_delta("Hello"), state.text_delta(" there")]
     state.usage = Usage(input_tokens=3, output_tokens=2)
     state.complete()
     events += state.finish()
@@ -226,6 +227,7 @@ def test_text_response_state_builds_the_event_sequence():
 
 def test_function_call_after_text_and_token_limit():
     state = ResponseState(plan(max_tokens=2), Conversation())
+    state.open_message()
     state.text_delta("Let me check.")
     events = state.close_message() + state.function_call("c1", "lookup", '{"q": 1}')
     assert [e.type for e in events][-4:] == [
@@ -245,7 +247,7 @@ def test_function_call_after_text_and_token_limit():
 def test_out_of_band_response_stays_out_of_the_conversation():
     conversation = Conversation()
     state = ResponseState(plan(in_conversation=False), conversation)
-    events = state.text_delta("aside")
+    events = state.open_message()
     assert "conversation.item.added" not in [e.type for e in events]
     assert len(conversation) == 0
 
@@ -291,7 +293,7 @@ def test_speech_during_a_response_cancels_it():
     start = only(append(core, 1500), StartResponse)
     out = append(core, 700)
     assert kinds(out) == ["input_audio_buffer.speech_started", "CancelResponse"]
-    assert only(out, CancelResponse) == CancelResponse("turn_detected")
+    assert only(out, CancelResponse) == CancelResponse(start.state.id, "turn_detected")
     assert core.active is start.state  # active until the driver reports it ended
 
 
@@ -304,7 +306,7 @@ def test_truncating_the_active_response_waits_for_it_to_end():
     item_id = state.message_id
     assert item_id is not None
     cut = ev.ConversationItemTruncate(item_id=item_id, content_index=0, audio_end_ms=500)
-    assert core.receive(cut) == [CancelResponse("client_cancelled", wait=True)]
+    assert core.receive(cut) == [CancelResponse(state.id, "client_cancelled", wait=True)]
     state.set_status("cancelled")
     state.finish(spoken=[Spoken("One two three four.", 0, 1000)])
     (truncated,) = core.response_finished(state)

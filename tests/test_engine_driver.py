@@ -16,6 +16,7 @@ from voxrelay.engine.speech import SpeechStack
 from voxrelay.engine.tasks import TaskSet
 from voxrelay.models.base import Message, ModelSettings, StreamItem, ToolChoice, ToolSpec
 from voxrelay.realtime import events as ev
+from voxrelay.realtime.model import EngineHooks
 from voxrelay.realtime.types import (
     AudioConfig,
     AudioFormat,
@@ -323,3 +324,7 @@ async def test_truncate_of_the_speaking_item_waits_for_the_cancel(queue_size):
     kinds = [e.type for e in events]
     assert kinds.index("response.done") < kinds.index("conversation.item.truncated")
     assert next(e for e in events if isinstance(e, ev.ResponseDone)).response.status == "cancelled"
+
+
+def test_the_engine_offers_the_in_process_hooks():
+    assert isinstance(Engine(ScriptedChatModel([])), EngineHooks)

@@ -199,6 +199,26 @@ async def test_impossible_audio_rates(serve: Serve, side: str, format_: dict[str
     assert "24000" in error["message"]
 
 
+async def test_supported_formats_echo_what_the_ga_types_accept(serve: Serve) -> None:
+    server = serve()
+    g711 = {
+        "input": {"format": {"type": "audio/pcmu"}},
+        "output": {"format": {"type": "audio/pcma"}},
+    }
+    async with openai_client(server).realtime.connect(model="voxrelay-local") as conn:
+        probe = GAProbe(conn)
+        await probe.recv()
+        await conn.session.update(session={"type": "realtime", "audio": g711})
+        audio = (await probe.until("session.updated"))["session"]["audio"]
+        assert audio["input"]["format"]["type"] == "audio/pcmu"
+        assert audio["output"]["format"]["rate"] in (None, 8000)
+        pcm = {"input": {"format": {"type": "audio/pcm"}}}
+        await conn.session.update(session={"type": "realtime", "audio": pcm})
+        audio = (await probe.until("session.updated"))["session"]["audio"]
+        assert audio["input"]["format"] == {"type": "audio/pcm", "rate": 24000}
+        await probe.turn()
+
+
 TOOL_PROBES: list[tuple[str, dict[str, Any]]] = [
     ("nonsense_type", {"type": "nonsense"}),
     (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from voxrelay.audio.pcm import SAMPLE_WIDTH, samples_for
@@ -129,25 +129,20 @@ class Speaker:
         start = self.duration_ms
         await self.on_text(sentence if not self.spoken else " " + sentence)
         self.spoken.append(Spoken(sentence, start, start))
-        chunks = self.tts.synthesize(sentence, voice=self.voice)
-        while (chunk := await _next_chunk(chunks)) is not None:
-            pcm = resample(chunk.pcm, chunk.sample_rate, self.rate)
-            for piece in _pieces(pcm, samples_for(DELTA_MS, self.rate) * SAMPLE_WIDTH):
-                await self.on_audio(encode_audio(piece, self.fmt))
-                self._samples += len(piece) // SAMPLE_WIDTH
-                if self.trace is not None:
-                    self.trace.mark("first_audio")
-                self.spoken[-1] = Spoken(sentence, start, self.duration_ms)
+        try:
+            async for chunk in self.tts.synthesize(sentence, voice=self.voice):
+                await self._send(chunk, sentence, start)
+        except Exception as exc:  # the TTS, or turning its audio into wire audio
+            raise SpeechFailed() from exc
 
-
-async def _next_chunk(chunks: AsyncIterator[AudioChunk]) -> AudioChunk | None:
-    """The TTS's next chunk, None at the end; its failures become SpeechFailed."""
-    try:
-        return await anext(chunks)
-    except StopAsyncIteration:
-        return None
-    except Exception as exc:
-        raise SpeechFailed() from exc
+    async def _send(self, chunk: AudioChunk, sentence: str, start: int) -> None:
+        pcm = resample(chunk.pcm, chunk.sample_rate, self.rate)
+        for piece in _pieces(pcm, samples_for(DELTA_MS, self.rate) * SAMPLE_WIDTH):
+            await self.on_audio(encode_audio(piece, self.fmt))
+            self._samples += len(piece) // SAMPLE_WIDTH
+            if self.trace is not None:
+                self.trace.mark("first_audio")
+            self.spoken[-1] = Spoken(sentence, start, self.duration_ms)
 
 
 def _pieces(pcm: bytes, size: int) -> list[bytes]:

@@ -180,7 +180,7 @@ class EngineCore:
                 case SpeechBegan():
                     detection = self._detection()
                     if self._active is not None and detection and detection.interrupt_response:
-                        self._send(CancelResponse("turn_detected"))
+                        self._send(CancelResponse(self._active.id, "turn_detected"))
                 case TurnEnded():
                     if self._active is None:
                         self._start_response(ResponseParams())
@@ -250,7 +250,7 @@ class EngineCore:
             raise ProtocolError(
                 "response_cancel_not_active", "Cancellation failed: no active response found."
             )
-        self._send(CancelResponse("client_cancelled"))
+        self._send(CancelResponse(active.id, "client_cancelled"))
 
     def _keep_alignment(self, spoken: dict[str, list[Spoken]]) -> None:
         self._spoken.update(spoken)
@@ -269,7 +269,7 @@ class EngineCore:
         active = self._active
         if active is not None and any(i.id == item.id for i in active.response.output):
             self._deferred.append(event)  # applied by response_finished
-            self._send(CancelResponse("client_cancelled", wait=True))
+            self._send(CancelResponse(active.id, "client_cancelled", wait=True))
             return
         spoken = self._spoken.get(event.item_id, [])
         duration = spoken[-1].end_ms if spoken else 0

@@ -27,6 +27,8 @@ class StartResponse:
 class CancelResponse:
     """Cancel the active response."""
 
+    response_id: str
+    """The response the core meant (the driver ignores the request if another one runs)."""
     reason: str
     wait: bool = False
     """Hold the client event until the response has ended (a truncate of its own item)."""

@@ -51,9 +51,9 @@ class Engine:
         self.chat = chat
         self.core = EngineCore(speech=speech, model_name=model_name)
         """The protocol state: session, conversation, input audio, active response."""
-        self.sentence_gate: SentenceGate | None = None
+        self._sentence_gate: SentenceGate | None = None
         """Checks each sentence before it is spoken; a refusal ends the response."""
-        self.trace_listeners: list[TraceListener] = []
+        self._trace_listeners: list[TraceListener] = []
         """Called with each voice turn's latency trace once its first audio went out."""
         self._out: asyncio.Queue[ev.ServerEvent | None] = asyncio.Queue(queue_size)
         self._tasks = TaskSet()
@@ -138,11 +138,11 @@ class Engine:
 
     def set_sentence_gate(self, gate: SentenceGate | None) -> None:
         """Check each sentence with `gate` before it is spoken; None removes the gate."""
-        self.sentence_gate = gate
+        self._sentence_gate = gate
 
     def add_trace_listener(self, listener: TraceListener) -> None:
         """Call `listener` with each voice turn's latency trace."""
-        self.trace_listeners.append(listener)
+        self._trace_listeners.append(listener)
 
     def prewarm(self, plans: Sequence[WarmPlan]) -> None:
         """Evaluate prompts the session may switch to later (handoff targets), in order.
@@ -181,7 +181,7 @@ class Engine:
     def _start_response(self, start: StartResponse) -> None:
         voice = None
         if self.speech is not None:
-            voice = Voice(self.speech.tts, self.sentence_gate, start.trace)
+            voice = Voice(self.speech.tts, self._sentence_gate, start.trace)
         run = ResponseRun(self.chat, start.state, self._out.put, voice)
         self._run = run
         before = self._transcription if start.after_transcripts else None
@@ -205,7 +205,7 @@ class Engine:
 
     async def _cancel_response(self, cancel: CancelResponse) -> None:
         run = self._run
-        if run is None:
+        if run is None or run.id != cancel.response_id:
             return
         run.cancel(cancel.reason)
         if cancel.wait and self._response is not None:
@@ -225,7 +225,7 @@ class Engine:
         await self._apply(self.core.transcribed(job.item_id, text))
 
     def _tell_listeners(self, trace: TurnTrace) -> None:
-        for listener in self.trace_listeners:
+        for listener in self._trace_listeners:
             try:
                 listener(trace)
             except Exception:

@@ -123,7 +123,13 @@ class ResponseRun:
     async def _generate(self) -> None:
         trace = self.voice.trace if self.voice else None
         items = self._model_stream()
-        while (item := await _next_item(items)) is not None:
+        while True:
+            try:
+                item = await items.__anext__()
+            except StopAsyncIteration:
+                break
+            except Exception as exc:
+                raise ModelFailed() from exc
             if trace is not None and not isinstance(item, Usage):
                 trace.mark("first_token")
             if isinstance(item, TextDelta):
@@ -146,12 +152,13 @@ class ResponseRun:
             raise ModelFailed() from exc
 
     async def _text(self, delta: str) -> None:
-        if self.voice is None:
-            await self._emit_all(self.state.text_delta(delta))
-            return
-        if self._speaker is None:
+        if not self.state.message_open:
             await self._emit_all(self.state.open_message())
-            self._speaker = self._new_speaker(self.voice)
+            if self.voice is not None:
+                self._speaker = self._new_speaker(self.voice)
+        if self._speaker is None:
+            await self.emit(self.state.text_delta(delta))
+            return
         await self._speaker.push(delta)
         if self._speaker.blocked is not None:
             raise SentenceBlocked(self._speaker.blocked)
@@ -170,10 +177,10 @@ class ResponseRun:
         return speaker
 
     async def _transcript_delta(self, delta: str) -> None:
-        await self._emit_all(self.state.transcript_delta(delta))
+        await self.emit(self.state.transcript_delta(delta))
 
     async def _audio_delta(self, audio: str) -> None:
-        await self._emit_all(self.state.audio_delta(audio))
+        await self.emit(self.state.audio_delta(audio))
 
     async def _finish_speech(self) -> None:
         """Wait until every generated sentence is spoken (inside the cancellable generation)."""
@@ -193,13 +200,3 @@ class ResponseRun:
     async def _emit_all(self, events: Events) -> None:
         for event in events:
             await self.emit(event)
-
-
-async def _next_item(items: AsyncIterator[StreamItem]) -> StreamItem | None:
-    """The model's next item, None at the end; its failures become ModelFailed."""
-    try:
-        return await anext(items)
-    except StopAsyncIteration:
-        return None
-    except Exception as exc:
-        raise ModelFailed() from exc

@@ -94,25 +94,23 @@ class ResponseState:
         events.append(ev.ContentPartAdded(**self._part_ids(), part=part.model_copy()))
         return events
 
-    def text_delta(self, delta: str) -> Events:
-        """Text of a text reply (opening the message first if needed)."""
-        events = [] if self._message is not None else self.open_message()
+    def text_delta(self, delta: str) -> ev.OutputTextDelta:
+        """Text of a text reply (the message is open)."""
         part = self._part()
         assert isinstance(part, OutputText)
         part.text += delta
-        events.append(ev.OutputTextDelta(**self._part_ids(), delta=delta))
-        return events
+        return ev.OutputTextDelta(**self._part_ids(), delta=delta)
 
-    def transcript_delta(self, delta: str) -> Events:
+    def transcript_delta(self, delta: str) -> ev.OutputAudioTranscriptDelta:
         """Transcript of the audio about to be spoken."""
         part = self._part()
         assert isinstance(part, OutputAudio)
         part.transcript = (part.transcript or "") + delta
-        return [ev.OutputAudioTranscriptDelta(**self._part_ids(), delta=delta)]
+        return ev.OutputAudioTranscriptDelta(**self._part_ids(), delta=delta)
 
-    def audio_delta(self, audio: str) -> Events:
+    def audio_delta(self, audio: str) -> ev.OutputAudioDelta:
         """A piece of spoken audio, base64 in the output format."""
-        return [ev.OutputAudioDelta(**self._part_ids(), delta=audio)]
+        return ev.OutputAudioDelta(**self._part_ids(), delta=audio)
 
     def close_message(self, spoken: list[Spoken] | None = None) -> Events:
         """End the open message item (if any); `spoken` is its audio's sentence timing."""
