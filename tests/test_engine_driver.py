@@ -13,7 +13,6 @@ from voxrelay.audio.pcm import silence
 from voxrelay.engine import Engine
 from voxrelay.engine.audio_out import Speaker
 from voxrelay.engine.speech import SpeechStack
-from voxrelay.engine.tasks import TaskSet
 from voxrelay.models.base import Message, ModelSettings, StreamItem, ToolChoice, ToolSpec
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.model import EngineHooks
@@ -29,6 +28,7 @@ from voxrelay.realtime.types import (
     SessionConfig,
     TurnDetection,
 )
+from voxrelay.tasks import TaskSet
 from voxrelay.testing import (
     EventLog,
     ScriptedChatModel,

@@ -11,12 +11,12 @@ from voxrelay.audio.pcm import SAMPLE_WIDTH, samples_for
 from voxrelay.audio.resample import resample
 from voxrelay.engine.audio_in import encode_audio, format_rate
 from voxrelay.engine.faults import SpeechFailed
-from voxrelay.engine.tasks import TaskSet
 from voxrelay.engine.trace import TurnTrace
 from voxrelay.realtime.model import SentenceGate
 from voxrelay.realtime.types import AudioFormat
 from voxrelay.speech.base import TTS, AudioChunk
 from voxrelay.speech.sentences import SentenceChunker
+from voxrelay.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 

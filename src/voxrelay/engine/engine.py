@@ -26,13 +26,13 @@ from voxrelay.engine.effects import (
 )
 from voxrelay.engine.respond import ResponseRun, Voice
 from voxrelay.engine.speech import SpeechStack
-from voxrelay.engine.tasks import TaskSet
 from voxrelay.engine.trace import TurnTrace
 from voxrelay.engine.warm import PromptWarmer
 from voxrelay.models.base import ChatModel
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.model import SentenceGate, TraceListener, WarmPlan
 from voxrelay.realtime.types import SessionConfig
+from voxrelay.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 

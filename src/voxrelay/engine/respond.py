@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from voxrelay.engine.audio_out import Speaker, Spoken
 from voxrelay.engine.faults import ModelFailed, response_error
 from voxrelay.engine.response import Events, ResponseState
-from voxrelay.engine.tasks import TaskSet
 from voxrelay.engine.trace import TurnTrace
 from voxrelay.errors import VoxrelayError
 from voxrelay.models.base import ChatModel, StreamItem, TextDelta, Usage
@@ -18,6 +17,7 @@ from voxrelay.realtime import events as ev
 from voxrelay.realtime.model import SentenceGate
 from voxrelay.realtime.types import Response, StatusDetails
 from voxrelay.speech.base import TTS
+from voxrelay.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 

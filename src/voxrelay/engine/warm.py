@@ -6,9 +6,9 @@ import logging
 from collections.abc import Sequence
 
 from voxrelay.engine.conversation import to_messages
-from voxrelay.engine.tasks import TaskSet
 from voxrelay.models.base import ChatModel, Message, ToolSpec, Warmable, tool_specs
 from voxrelay.realtime.model import WarmPlan
+from voxrelay.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 

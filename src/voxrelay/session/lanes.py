@@ -1,4 +1,4 @@
-"""The session's lanes: owned tasks, the one sender of client events, and the app event stream.
+"""The session's lanes: the one sender of client events, and the app event stream.
 
 Control events (barge-in, playback, transcripts) are handled on the reader lane and never wait
 for a tool, a guardrail or a slow consumer: sending is done by the outbox's own task, and app
@@ -12,8 +12,7 @@ import contextlib
 import inspect
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from voxrelay.realtime.events import ClientEvent
 from voxrelay.session import events as app
@@ -25,30 +24,6 @@ Listener = Callable[[app.AppEventBase], Awaitable[None] | None]
 """Told of every app event, in order (sync or async)."""
 MAX_QUEUED_AUDIO = 1000
 """`assistant_audio` events kept for a consumer that reads none; later ones are dropped."""
-
-
-class TaskSet:
-    """Tasks with one owner: spawned here, cancelled and awaited together on close."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        """Start `coro` as a task this set owns."""
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    def __len__(self) -> int:
-        return len(self._tasks)
-
-    async def cancel_and_wait(self) -> None:
-        """Cancel every task and wait until all have ended."""
-        tasks = [t for t in self._tasks if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class Outbox:

@@ -29,7 +29,7 @@ from voxrelay.session.core import Conversation
 from voxrelay.session.guardrail_gate import SentenceVerdicts
 from voxrelay.session.handoffs import HandoffRecord
 from voxrelay.session.hooks import LocalHooks
-from voxrelay.session.lanes import AppEventStream, Listener, Outbox, TaskSet
+from voxrelay.session.lanes import AppEventStream, Listener, Outbox
 from voxrelay.session.playback import AudioOutput as PlaybackOutput
 from voxrelay.session.policy import TurnPolicy
 from voxrelay.session.reader import ControlLane, Finished
@@ -37,6 +37,7 @@ from voxrelay.session.responder import Responder
 from voxrelay.session.turns import TurnDriver
 from voxrelay.session.voice import VoiceOptions, encode_audio, format_rate
 from voxrelay.session.voice_control import VoiceControl
+from voxrelay.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -150,10 +151,10 @@ class Session:
         config.output_modalities = self.output_modalities  # type: ignore[assignment]
         if self.voice is not None:
             config.audio = self.voice.audio_config(self.agent.voice)
-        self._tasks.spawn(self._reader.run(self.model), "session reader")
-        self._tasks.spawn(self._outbox.run(), "session outbox")
-        self._tasks.spawn(self._responder.run(self._work), "session work")
-        self._tasks.spawn(self._stream.fan_out(), "session listeners")
+        self._tasks.spawn(self._reader.run(self.model), name="session reader")
+        self._tasks.spawn(self._outbox.run(), name="session outbox")
+        self._tasks.spawn(self._responder.run(self._work), name="session work")
+        self._tasks.spawn(self._stream.fan_out(), name="session listeners")
         self._driver.sent(ev.SessionUpdate(session=config))
         await self.model.connect(config)
         self._conv.sent_instructions = config.instructions

@@ -35,8 +35,8 @@ class TaskSet:
 
     async def cancel_and_wait(self) -> None:
         """Cancel every task, including any started meanwhile, and wait until all have ended."""
-        while self._tasks:
-            tasks = list(self._tasks)
+        current = asyncio.current_task()
+        while tasks := [t for t in self._tasks if t is not current]:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
