@@ -12,6 +12,11 @@ from voxrelay.testing import FakeWatch, ScriptError, watch_fakes
 
 WATCH = "scripted_fakes"
 
+pytest_plugins = [
+    "pytester",  # tests/test_testing.py runs this conftest on a sample test
+    "ws_harness",  # the `server` and `clients` fixtures of the WebSocket tests
+]
+
 
 @pytest.fixture(autouse=True)
 def scripted_fakes() -> Iterator[FakeWatch]:

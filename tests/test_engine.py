@@ -184,15 +184,14 @@ async def test_second_response_while_active_is_an_error(engine_for):
     assert errors[0].error.code == "conversation_already_has_active_response"
     assert errors[0].error.event_id == "evt_2"
     assert types(events).count("response.done") == 1  # the first response still finished
+    assert output_text(completed(events)) == "slow reply here"
 
 
 async def test_cancel_ends_response_cancelled_with_incomplete_item(engine_for):
     engine = engine_for(Step(text="a b c d e f g h", delay_s=0.25))
     await engine.handle(user("hi"))
     await engine.handle(ev.ResponseCreate())
-    await LOGS[engine].until(
-        lambda events: any(isinstance(e, ev.OutputTextDelta) for e in events)
-    )
+    await LOGS[engine].until(lambda events: any(isinstance(e, ev.OutputTextDelta) for e in events))
     await engine.handle(ev.ResponseCancel())
     events = await drain(engine)
     tail = types(events)[-5:]

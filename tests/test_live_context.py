@@ -111,8 +111,8 @@ async def test_a_failing_context_function_leaves_the_session_running(caplog) -> 
 
 def test_saved_states_are_keyed_without_the_live_context() -> None:
     """One slot per agent: each caller's context must not push other agents' states out."""
-    from voxrelay.models.llama import _agent_key
+    from voxrelay.models.llama import agent_key
 
     plain = [Message("system", "Help callers.")]
     ada = [Message("system", "Help callers." + CONTEXT_HEADING + "Signed in: Ada.")]
-    assert _agent_key(plain, []) == _agent_key(ada, [])
+    assert agent_key(plain, []) == agent_key(ada, [])

@@ -11,6 +11,8 @@ from voxrelay.speech.base import VAD
 from voxrelay.speech.vad import EnergyVAD, SileroVAD, WebRtcVAD, make_vad
 from voxrelay.testing.speech import ScriptedVAD, ScriptError
 
+SILERO = pytest.param(SileroVAD, marks=pytest.mark.real, id="SileroVAD")  # loads the ONNX model
+
 
 def noise(ms: int, level: float = 0.3, rate: int = 16000) -> bytes:
     """Loud white noise."""
@@ -18,7 +20,7 @@ def noise(ms: int, level: float = 0.3, rate: int = 16000) -> bytes:
     return to_bytes(float_to_int16(level * rng.standard_normal(rate * ms // 1000).clip(-3, 3) / 3))
 
 
-@pytest.mark.parametrize("factory", [SileroVAD, WebRtcVAD, EnergyVAD])
+@pytest.mark.parametrize("factory", [SILERO, WebRtcVAD, EnergyVAD])
 def test_backends_follow_the_protocol_and_reject_wrong_frames(factory):
     """Every backend is a VAD and refuses a frame of the wrong size with a hint."""
     vad = factory()
@@ -27,7 +29,7 @@ def test_backends_follow_the_protocol_and_reject_wrong_frames(factory):
         vad.probability(bytes(2 * (vad.frame_samples + 1)))
 
 
-@pytest.mark.parametrize("factory", [SileroVAD, WebRtcVAD, EnergyVAD])
+@pytest.mark.parametrize("factory", [SILERO, WebRtcVAD, EnergyVAD])
 def test_silence_is_not_speech(factory):
     """Digital silence scores low on every backend."""
     vad = factory()
@@ -63,6 +65,7 @@ def test_webrtc_rejects_unsupported_rates():
         WebRtcVAD(sample_rate=22050)
 
 
+@pytest.mark.real
 def test_make_vad_picks_backends():
     """The factory builds each backend and refuses an unknown one."""
     assert isinstance(make_vad("silero"), SileroVAD)

@@ -110,7 +110,7 @@ class LlamaChatModel:
             format_prompt(messages, tools).encode(), add_bos=False, special=True
         )
         max_tokens = (settings.max_tokens if settings else None) or MAX_TEXT_TOKENS
-        key = _agent_key(messages, tools)
+        key = agent_key(messages, tools)
         async with self._lock:
             cancel = threading.Event()
             loop = asyncio.get_running_loop()
@@ -159,7 +159,7 @@ class LlamaChatModel:
             format_prompt(messages, tools).encode(), add_bos=False, special=True
         )
         system = self._warm_part(prompt)
-        key = _agent_key(messages, tools)
+        key = agent_key(messages, tools)
         step = WARM_CHUNK if background else max(1, len(system))
         for end in [*range(step, len(system), step), len(system)]:
             async with self._lock:
@@ -337,7 +337,7 @@ class LlamaChatModel:
         return self._grammars[gbnf]
 
 
-def _agent_key(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
+def agent_key(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
     """Identifies an agent's prompt prefix: its instructions and tools, not the conversation.
 
     Keying by the whole system turn would give every conversation its own slot, since notes

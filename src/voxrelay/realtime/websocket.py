@@ -262,10 +262,10 @@ class WebSocketRealtime:
                 if not exc.retryable or attempt == self.max_retries:
                     raise
                 log.info("realtime connect failed (%s); retrying", exc)
-                await asyncio.sleep(self._delay(attempt))
+                await asyncio.sleep(self.retry_delay(attempt))
         raise AssertionError("unreachable")
 
-    def _delay(self, attempt: int) -> float:
+    def retry_delay(self, attempt: int) -> float:
         """Exponential backoff, capped, with jitter (half fixed, half random)."""
         delay: float = min(self.max_backoff, self.backoff * 2.0**attempt)
         return delay / 2 + random.uniform(0, delay / 2)
@@ -275,7 +275,7 @@ class WebSocketRealtime:
         await self._fail_running_response()
         last = "the server closed the connection"
         for attempt in range(self.max_retries):
-            await asyncio.sleep(self._delay(attempt))
+            await asyncio.sleep(self.retry_delay(attempt))
             try:
                 ws = await self._open()
             except RealtimeConnectionError as exc:

@@ -59,6 +59,7 @@ class ScriptedChatModel(ScriptedFake):
         self.steps = list(steps)
         self.requests: list[tuple[list[Message], list[ToolSpec], ToolChoice]] = []
         self._ids = itertools.count(1)
+        self._requested = asyncio.Event()
 
     def stream(
         self,
@@ -73,6 +74,7 @@ class ScriptedChatModel(ScriptedFake):
             raise self.fail(f"unexpected ChatModel call #{len(self.requests) + 1}: script done")
         step = self.steps.pop(0)
         self.requests.append((list(messages), list(tools), tool_choice))
+        self._requested.set()
         self._check(step, messages, tools)
         if step.calls and tool_choice == "none":
             raise self.fail(f"step calls {step.calls[0][0]} but the request says tool_choice=none")
@@ -105,6 +107,13 @@ class ScriptedChatModel(ScriptedFake):
             await asyncio.sleep(step.delay_s)
             yield ToolCall(call_id=f"call_{next(self._ids)}", name=name, arguments=arguments)
         yield Usage(input_tokens=10, output_tokens=max(1, len(words)))
+
+    async def requested(self, count: int = 1, timeout_s: float = 10) -> None:
+        """Wait until the model has been called `count` times in all."""
+        async with asyncio.timeout(timeout_s):
+            while len(self.requests) < count:
+                self._requested.clear()
+                await self._requested.wait()
 
     def unplayed(self) -> str:
         """How many scripted steps were never used, in words."""
