@@ -135,8 +135,9 @@ class Stamped:
 
     def __init__(self, inner: InProcessRealtime) -> None:
         self.inner = inner
-        self.engine = inner.engine
-        """Exposed like InProcessRealtime's, so the Session finds the in-process engine."""
+        self.hooks = inner.hooks
+        self.habits = inner.habits
+        """Exposed like InProcessRealtime's, so the Session finds the engine's hooks and habits."""
         self.first_delta: list[float] = []
         self._seen: set[str] = set()
 
