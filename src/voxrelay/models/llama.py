@@ -78,7 +78,7 @@ class LlamaChatModel:
         )
         self._im_end = self._llm.tokenize(b"<|im_end|>", add_bos=False, special=True)[0]
         self._stop = {self._llm.token_eos(), self._im_end}
-        self._user_opener = self._llm.tokenize(
+        self._user_opener: list[int] = self._llm.tokenize(
             f"\n{IM_START}user\n".encode(), add_bos=False, special=True
         )
         self._states: OrderedDict[int, llama_state.SavedPrefix] = OrderedDict()
@@ -140,7 +140,7 @@ class LlamaChatModel:
     async def reset(self) -> None:
         """Forget the KV cache and saved prompt states (the next request starts cold)."""
         async with self._lock:
-            self._llm.reset()  # type: ignore[no-untyped-call]
+            self._llm.reset()  # type: ignore[no-untyped-call, unused-ignore]
             self._states.clear()
 
     async def warm(
