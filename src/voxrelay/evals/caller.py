@@ -41,7 +41,7 @@ FACTS: dict[str, FactPrompt] = {
     ),
     "item": FactPrompt(
         r"which (item|one|product|board|of (these|those|them))|what (item|product)"
-        r"|item (id|number)|what did you (buy|order|purchase)|which .* return",
+        r"|item (id|number)|what did you (buy|order|purchase)|which [^.?!]* return",
         "It's {value}.",
     ),
     "reason": FactPrompt(
@@ -59,7 +59,8 @@ FACTS: dict[str, FactPrompt] = {
         "{value}",
     ),
     "confirm": FactPrompt(
-        r"would you like|do you want|shall i|should i|can i go ahead|go ahead\?|proceed"
+        r"(?<!why )(?<!what )(?<!how )would you like|do you want|shall i|should i|can i go ahead"
+        r"|go ahead\?|proceed"
         r"|is that (right|correct|ok|okay)|confirm|ready to",
         "{value}",
     ),

@@ -72,9 +72,10 @@ def eval_command(
     ] = None,
 ) -> None:
     """Score routing, tool calls, handoff continuity and task completion on local models."""
-    cases, task_list = load_selection(cases_dir, scenario, split.value, tasks or tasks_only)
-    cases = [] if tasks_only else cases[:limit] if limit else cases
-    task_list = task_list[:limit] if limit else task_list
+    cases, task_list = load_selection(
+        cases_dir, scenario, split.value, cases=not tasks_only, tasks=tasks or tasks_only
+    )
+    cases, task_list = cases[:limit], task_list[:limit]
     results: dict[str, list[CaseResult]] = {}
     task_results: dict[str, list[TaskResult]] = {}
     for name in model or DEFAULT_MODELS:
@@ -99,21 +100,21 @@ def eval_command(
 
 
 def load_selection(
-    directory: Path, scenario: str | None, split: str, with_tasks: bool
+    directory: Path, scenario: str | None, split: str, *, cases: bool, tasks: bool
 ) -> tuple[list[Case], list[Task]]:
-    """The cases (and tasks, if asked) to run; a malformed file or an empty choice exits."""
+    """The cases and tasks asked for; a malformed file or an empty choice exits."""
     try:
-        cases = load_cases(directory, scenario, split)
-        task_list = load_tasks(directory, scenario, split) if with_tasks else []
+        found = load_cases(directory, scenario, split)  # validates every case file
+        task_list = load_tasks(directory, scenario, split) if tasks else []
     except VoxrelayError as exc:
         raise fail(str(exc)) from None
-    if not cases:
-        raise fail(f"no {split} cases for scenario {scenario!r} in {directory}")
-    if with_tasks and not task_list:
-        raise fail(
-            f"no {split} tasks{f' for scenario {scenario!r}' if scenario else ''} in {directory}"
-        )
-    return cases, task_list
+    which = "" if split == "all" else f"{split} "
+    where = (f" for scenario {scenario!r}" if scenario else "") + f" in {directory}"
+    if cases and not found:
+        raise fail(f"no {which}cases{where}")
+    if tasks and not task_list:
+        raise fail(f"no {which}tasks{where}")
+    return (found if cases else []), task_list
 
 
 def load_local_model(name: str) -> ChatModel | None:

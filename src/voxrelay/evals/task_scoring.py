@@ -86,7 +86,9 @@ def goal_reached(success: Success, events: Sequence[Event]) -> bool:
         return False
     pattern = success.reply_matching
     return not pattern or any(
-        e.get("type") == "assistant_message" and re.search(pattern, e.get("text", ""), re.I)
+        e.get("type") == "assistant_message"
+        and (success.agent is None or e.get("agent") == success.agent)
+        and re.search(pattern, e.get("text", ""), re.IGNORECASE)
         for e in events
     )
 
@@ -106,11 +108,11 @@ def _is_error(output: str) -> bool:
 
 
 def _same(want: Any, have: Any) -> bool:
-    """Equal as JSON values, with strings compared stripped and case-insensitively."""
+    """Equal as JSON values: strings stripped and case-insensitive, a wanted list a subset."""
     if isinstance(want, str) and isinstance(have, str):
         return want.strip().casefold() == have.strip().casefold()
     if isinstance(want, list) and isinstance(have, list):
-        return len(want) == len(have) and all(map(_same, want, have))
+        return all(any(_same(w, h) for h in have) for w in want)
     return bool(want == have)
 
 

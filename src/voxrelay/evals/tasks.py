@@ -36,11 +36,13 @@ class Success:
     tool: str | None = None
     """An executed call of this tool whose result is not an `{"error": ...}` object."""
     args: dict[str, Any] = field(default_factory=dict)
-    """Arguments that call must carry (a subset; strings compare case-insensitively)."""
+    """Arguments that call must carry: a subset; strings compare case-insensitively, and a
+    list's items must all be in the call's list."""
     agent: str | None = None
     """A handoff reached this agent."""
     reply_matching: str | None = None
-    """An assistant message matched this regex (case-insensitive search)."""
+    """An assistant message (that agent's, when `agent` is set) matched this regex
+    (case-insensitive search)."""
 
 
 @dataclass(frozen=True)
