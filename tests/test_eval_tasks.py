@@ -19,7 +19,9 @@ from voxrelay.evals import (
     score_task,
     summarize_tasks,
 )
+from voxrelay.evals.cli import json_report
 from voxrelay.evals.scoring import Event
+from voxrelay.evals.tables import print_task_report
 from voxrelay.evals.task_report import task_json
 from voxrelay.evals.tasks import load_task_file
 from voxrelay.scenarios import load_scenario, scenario_names
@@ -280,7 +282,9 @@ success = {{ tool = "{RETURN}", args = {{ order_id = "SPB-20431", item_id = "SB-
 """
 
 
-async def test_a_task_runs_through_a_session_until_the_goal(tmp_path: Path) -> None:
+async def test_a_task_runs_through_a_session_until_the_goal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (spec,) = load_task_file(write(tmp_path, RUN))
     ids = json.dumps({**IDS, "reason": "defective"})
     chat = ScriptedChatModel(
@@ -306,6 +310,12 @@ async def test_a_task_runs_through_a_session_until_the_goal(tmp_path: Path) -> N
     assert report["transcript"][2]["calls"] == [f"{RETURN}({ids})"]
     summary = summarize_tasks("scripted", [result])
     assert (summary.overall.correct, summary.splits["dev"].overall.total) == (1, 1)
+    whole = json_report([], {}, [summary], {"scripted": [result]})
+    assert whole["task_models"][0]["splits"]["dev"]["counters"]["junk_turns"] == 0
+    assert [t["id"] for t in whole["tasks"]] == ["run"]
+    print_task_report([summary])
+    printed = capsys.readouterr().out
+    assert "voxrelay eval: tasks" in printed and "1/1 (100%)" in printed
 
 
 async def test_a_task_that_talks_junk_and_repeats_fails_at_the_cap(tmp_path: Path) -> None:

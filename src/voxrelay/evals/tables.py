@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from voxrelay.console import out
+from voxrelay.evals.cases import STYLES
 from voxrelay.evals.report import ModelSummary, Tally
 from voxrelay.evals.task_report import TaskSummary
 from voxrelay.evals.task_scoring import COUNTERS
@@ -51,7 +52,7 @@ def print_report(summaries: Sequence[ModelSummary], order: Sequence[str] = ()) -
     table = Table("scenario / category / style", *map(header, cols), title="voxrelay eval")
     add_rows(table, cols, lambda c: c.by_scenario, ())
     add_rows(table, cols, lambda c: c.by_category, order)
-    add_rows(table, cols, lambda c: c.by_style, ())
+    add_rows(table, cols, lambda c: c.by_style, STYLES)
     table.add_row("[bold]all", *(f"[bold]{cell(c.overall)}" for c in cols))
     table.add_row(
         "invented grounded args caught / executed / supervisor",
