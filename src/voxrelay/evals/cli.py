@@ -52,7 +52,7 @@ def eval_command(
         typer.Option("--model", "-m", help="Local model name; repeat for several. Default: both."),
     ] = None,
     scenario: Annotated[
-        str | None, typer.Option("--scenario", "-s", help="Only this scenario's cases.")
+        str | None, typer.Option("--scenario", "-s", help="Only this scenario's cases and tasks.")
     ] = None,
     cases_dir: Annotated[
         Path, typer.Option("--cases", help="Directory of dev/ and test/ case files.")
