@@ -8,10 +8,20 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from voxrelay.evals import Case, EvalCaseError, load_cases, run_case, summarize
+from voxrelay.evals import (
+    CATEGORIES,
+    STYLES,
+    Case,
+    CaseResult,
+    EvalCaseError,
+    load_cases,
+    run_case,
+    summarize,
+)
 from voxrelay.evals.cases import load_file
-from voxrelay.evals.cli import register
-from voxrelay.evals.scoring import Turn, score
+from voxrelay.evals.cli import json_report, register
+from voxrelay.evals.scoring import Turn, Verdict, score
+from voxrelay.evals.tables import print_report
 from voxrelay.scenarios import load_scenario, scenario_names
 from voxrelay.testing import ScriptedChatModel, call, say
 
@@ -37,8 +47,20 @@ def case_from(tmp_path: Path, body: str, scenario: str = "customer_service_retai
 
 def test_every_case_file_parses_with_enough_cases_in_all_scenarios() -> None:
     cases = load_cases(EVALS)
-    assert len(cases) >= 60
-    assert {c.scenario for c in cases} == set(scenario_names())
+    dev, test = load_cases(EVALS, split="dev"), load_cases(EVALS, split="test")
+    assert len(dev) >= 78 and len(test) >= 200 and len(cases) == len(dev) + len(test)
+    assert {c.split for c in dev} == {"dev"} and {c.split for c in test} == {"test"}
+    for split in (dev, test):
+        assert {c.scenario for c in split} == set(scenario_names())
+        assert {c.category for c in split} == set(CATEGORIES)
+
+
+def test_the_test_split_covers_every_style_in_every_scenario_and_is_marked_held_out() -> None:
+    test = load_cases(EVALS, split="test")
+    for scenario in scenario_names():
+        assert {c.style for c in test if c.scenario == scenario} == set(STYLES), scenario
+    for path in sorted((EVALS / "test").glob("*.toml")):
+        assert path.read_text("utf-8").startswith("# HELD OUT: test split."), path
 
 
 def test_case_names_resolve_in_their_scenarios() -> None:
@@ -99,6 +121,46 @@ def test_broken_toml_and_duplicate_ids_are_reported(tmp_path: Path) -> None:
     write(tmp_path, f'scenario = "simple_handoff"\n{one}', "b.toml")
     with pytest.raises(EvalCaseError, match=r"b\.toml, case 'same': duplicate id"):
         load_cases(tmp_path)
+
+
+ONE = '[[case]]\nid = "{}"\ncategory = "small_talk"\nmessage = "hi"\nno_tool = true\n'
+
+
+def split_dirs(tmp_path: Path) -> Path:
+    for split in ("dev", "test"):
+        (tmp_path / split).mkdir()
+        write(tmp_path / split, f'scenario = "simple_handoff"\n{ONE.format(split)}')
+    return tmp_path
+
+
+def test_cases_load_by_split(tmp_path: Path) -> None:
+    root = split_dirs(tmp_path)
+    assert [(c.id, c.split) for c in load_cases(root)] == [("dev", "dev"), ("test", "test")]
+    assert [c.id for c in load_cases(root, split="test")] == ["test"]
+    assert [c.split for c in load_cases(root / "test")] == ["test"]
+    assert [c.split for c in load_cases(root / "dev")] == ["dev"]
+    with pytest.raises(EvalCaseError, match="split must be one of dev, test, all"):
+        load_cases(root, split="train")
+
+
+def test_a_flat_directory_is_dev_and_has_no_test_split(tmp_path: Path) -> None:
+    write(tmp_path, f'scenario = "simple_handoff"\n{ONE.format("c")}')
+    assert [c.split for c in load_cases(tmp_path)] == ["dev"]
+    with pytest.raises(EvalCaseError, match=r"no test cases \(expected test/\*\.toml\)"):
+        load_cases(tmp_path, split="test")
+
+
+def test_case_files_next_to_the_split_folders_are_refused(tmp_path: Path) -> None:
+    root = split_dirs(tmp_path)
+    write(root, f'scenario = "simple_handoff"\n{ONE.format("stray")}', "stray.toml")
+    with pytest.raises(EvalCaseError, match="next to dev/ and test/"):
+        load_cases(root)
+
+
+def test_an_unknown_style_is_refused(tmp_path: Path) -> None:
+    body = ONE.format("c") + 'style = "shouty"\n'
+    with pytest.raises(EvalCaseError, match="style must be one of polite"):
+        load_file(write(tmp_path, f'scenario = "simple_handoff"\n{body}'))
 
 
 def test_a_case_without_scenario_is_refused(tmp_path: Path) -> None:
@@ -238,3 +300,47 @@ def test_eval_command_skips_an_unknown_model(tmp_path: Path) -> None:
     result = CliRunner().invoke(eval_app(), ["eval", "-m", "no-such-model", "--cases", str(EVALS)])
     assert result.exit_code == 1
     assert "skip no-such-model" in result.output
+
+
+@pytest.mark.parametrize("extra", [["--split", "test"], ["--split", "dev", "--tasks"]])
+def test_eval_command_takes_a_split_and_tasks(extra: list[str]) -> None:
+    args = ["eval", "-m", "no-such-model", "--cases", str(EVALS), *extra]
+    result = CliRunner().invoke(eval_app(), args)
+    assert result.exit_code == 1 and "skip no-such-model" in result.output
+
+
+def test_eval_command_refuses_an_unknown_split_or_a_split_without_tasks(tmp_path: Path) -> None:
+    result = CliRunner().invoke(eval_app(), ["eval", "--split", "train", "--cases", str(EVALS)])
+    assert result.exit_code == 2
+    write(tmp_path, f'scenario = "simple_handoff"\n{ONE.format("c")}')
+    result = CliRunner().invoke(eval_app(), ["eval", "--tasks-only", "--cases", str(tmp_path)])
+    assert result.exit_code == 2 and "no tasks in" in result.output
+
+
+# ---- reports per split -----------------------------------------------------------------------
+
+
+def result_in(case: Case, split: str, passed: bool) -> CaseResult:
+    case = Case(
+        case.id + split, case.scenario, case.category, case.message, case.expect, split=split
+    )
+    verdict = Verdict(passed, () if passed else ("wrong",), summary="said hi")
+    return CaseResult(case, "m", verdict, 1.0)
+
+
+def test_reports_show_each_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = case_from(tmp_path, ROUTING)
+    results = [result_in(case, "dev", True), result_in(case, "test", False)]
+    summary = summarize("m", results)
+    assert summary.overall.total == 2
+    assert {k: (v.overall.correct, v.overall.total) for k, v in summary.splits.items()} == {
+        "dev": (1, 1),
+        "test": (0, 1),
+    }
+    report = json_report([summary], {"m": results})
+    (model,) = report["models"]
+    assert model["splits"]["test"]["overall"] == {"correct": 0, "total": 1, "percent": 0.0}
+    assert [c["split"] for c in report["cases"]] == ["dev", "test"]
+    print_report([summary], CATEGORIES)
+    printed = capsys.readouterr().out
+    assert "dev" in printed and "test" in printed and "routetest: wrong" in printed

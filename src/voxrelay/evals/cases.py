@@ -1,7 +1,8 @@
 """Eval cases: one user turn against a scenario, with what the agents must (not) do.
 
-Cases live in TOML files (`evals/*.toml`, schema in `evals/README.md`). Loading validates
-every field and names the file and case of anything wrong.
+Cases live in TOML files in two splits, `evals/dev/*.toml` (tuned on) and `evals/test/*.toml`
+(held out); schema in `evals/README.md`. Loading validates every field and names the file
+and case of anything wrong.
 """
 
 from __future__ import annotations
@@ -15,24 +16,32 @@ from typing import Any
 
 from voxrelay.errors import VoxrelayError
 
-CATEGORIES = ("routing", "tool_call", "missing_info", "small_talk", "continuity")
+CATEGORIES = ("routing", "tool_call", "missing_info", "small_talk", "continuity", "facts")
 """What a case measures; reports break accuracy down by these."""
+STYLES = ("polite", "terse", "indirect", "emotional", "asr")
+"""How a case's message is worded (`asr`: speech-recognition noise); optional, reported."""
+SPLITS = ("dev", "test")
+"""`dev` is what prompts are tuned on; `test` is held out and never tuned on."""
+SPLIT_CHOICES = (*SPLITS, "all")
+FILE_KEYS = frozenset({"scenario", "case", "task"})
+"""Top-level keys of an eval file: `[[case]]` tables here, `[[task]]` tables in tasks.py."""
 
 EXPECT_KEYS = frozenset(
     {"handoff_to", "tool", "args", "no_tool", "not_tool", "reply_matching", "reply_not_matching"}
 )
 CASE_KEYS = frozenset(
-    {"id", "scenario", "category", "agent", "prior", "state", "message", "note"} | EXPECT_KEYS
+    {"id", "scenario", "category", "style", "agent", "prior", "state", "message", "note"}
+    | EXPECT_KEYS
 )
 
 
 class EvalCaseError(VoxrelayError):
-    """A case file is malformed; the message names the file and the case."""
+    """A case file is malformed; the message names the file and the case (or task)."""
 
-    def __init__(self, path: Path, case: str | None, problem: str) -> None:
+    def __init__(self, path: Path, case: str | None, problem: str, kind: str = "case") -> None:
         self.path = path
         self.case = case
-        where = f"{path}" + (f", case {case!r}" if case else "")
+        where = f"{path}" + (f", {kind} {case!r}" if case else "")
         super().__init__(f"{where}: {problem}")
 
 
@@ -73,43 +82,81 @@ class Case:
     state: dict[str, Any] = field(default_factory=dict)
     """Initial session state (e.g. an already verified customer)."""
     note: str = ""
+    style: str = ""
+    """How the message is worded (one of STYLES), or "" when not labelled."""
+    split: str = "dev"
+    """`dev` or `test`: the folder the case came from."""
     source: Path = Path()
     """The file the case came from."""
 
 
-def load_cases(directory: Path, scenario: str | None = None) -> list[Case]:
-    """All cases in `directory/*.toml`, in file order; ids must be unique across files."""
-    files = sorted(directory.glob("*.toml"))
-    if not files:
-        raise EvalCaseError(directory, None, "no *.toml case files here")
+def load_cases(directory: Path, scenario: str | None = None, split: str = "all") -> list[Case]:
+    """The cases of the chosen split(s), in file order; ids must be unique across all files."""
     cases: list[Case] = []
     seen: dict[str, Path] = {}
-    for path in files:
-        for case in load_file(path):
+    for name, path in eval_files(directory):
+        for case in load_file(path, name):
             if case.id in seen:
                 raise EvalCaseError(path, case.id, f"duplicate id (also in {seen[case.id]})")
             seen[case.id] = path
             cases.append(case)
-    return [c for c in cases if scenario is None or c.scenario == scenario]
+    check_split(directory, split, {c.split for c in cases})
+    return [
+        c
+        for c in cases
+        if (scenario is None or c.scenario == scenario) and split in ("all", c.split)
+    ]
 
 
-def load_file(path: Path) -> list[Case]:
-    """The cases of one TOML file: an optional top-level `scenario` and `[[case]]` tables."""
+def eval_files(directory: Path) -> list[tuple[str, Path]]:
+    """(split, file) for every `*.toml` in `dev/` and `test/`, or in a directory without them.
+
+    A directory with neither folder is one split: `test` if it is named so, else `dev`.
+    """
+    folders = [(s, directory / s) for s in SPLITS if (directory / s).is_dir()]
+    if folders and any(directory.glob("*.toml")):
+        raise EvalCaseError(directory, None, "*.toml files next to dev/ and test/: move them in")
+    if not folders:
+        folders = [("test" if directory.name == "test" else "dev", directory)]
+    files = [(s, p) for s, folder in folders for p in sorted(folder.glob("*.toml"))]
+    if not files:
+        raise EvalCaseError(directory, None, "no *.toml case files here")
+    return files
+
+
+def check_split(directory: Path, split: str, found: set[str]) -> None:
+    """Refuse an unknown split name, or one with no cases in `directory`."""
+    if split not in SPLIT_CHOICES:
+        raise EvalCaseError(directory, None, f"split must be one of {', '.join(SPLIT_CHOICES)}")
+    if split != "all" and split not in found:
+        raise EvalCaseError(directory, None, f"no {split} cases (expected {split}/*.toml)")
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """One eval file's TOML, with its top-level keys checked."""
     try:
         raw = tomllib.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise EvalCaseError(path, None, f"cannot read TOML: {exc}") from None
-    unknown = set(raw) - {"scenario", "case"}
+    unknown = set(raw) - FILE_KEYS
     if unknown:
         raise EvalCaseError(path, None, f"unknown top-level keys {sorted(unknown)}")
-    default = raw.get("scenario")
+    if not raw.get("case") and not raw.get("task"):
+        raise EvalCaseError(path, None, "no [[case]] or [[task]] tables")
+    return raw
+
+
+def load_file(path: Path, split: str = "dev") -> list[Case]:
+    """The cases of one TOML file: an optional top-level `scenario` and `[[case]]` tables."""
+    raw = read_toml(path)
     tables = raw.get("case", [])
-    if not isinstance(tables, list) or not tables:
-        raise EvalCaseError(path, None, "no [[case]] tables")
-    return [parse_case(path, i, t, default) for i, t in enumerate(tables, 1)]
+    if not isinstance(tables, list):
+        raise EvalCaseError(path, None, "'case' must be an array of tables: [[case]]")
+    default = raw.get("scenario")
+    return [parse_case(path, i, t, default, split) for i, t in enumerate(tables, 1)]
 
 
-def parse_case(path: Path, index: int, raw: Any, default_scenario: Any) -> Case:
+def parse_case(path: Path, index: int, raw: Any, default_scenario: Any, split: str = "dev") -> Case:
     """Validate one `[[case]]` table."""
     if not isinstance(raw, dict):
         raise EvalCaseError(path, f"#{index}", "a case must be a table")
@@ -140,6 +187,8 @@ def parse_case(path: Path, index: int, raw: Any, default_scenario: Any) -> Case:
     for key in ("agent", "note"):
         if not isinstance(raw.get(key, ""), str):
             raise bad(f"{key!r} must be a string")
+    if raw.get("style", "") not in ("", *STYLES):
+        raise bad(f"style must be one of {', '.join(STYLES)}; got {raw['style']!r}")
     return Case(
         id=raw["id"],
         scenario=scenario,
@@ -150,6 +199,8 @@ def parse_case(path: Path, index: int, raw: Any, default_scenario: Any) -> Case:
         prior=tuple(prior),
         state=raw.get("state", {}),
         note=raw.get("note", ""),
+        style=raw.get("style", ""),
+        split=split,
         source=path,
     )
 

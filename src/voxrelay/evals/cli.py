@@ -1,31 +1,44 @@
-"""`voxrelay eval`: run the eval cases on the local models and print accuracy tables."""
+"""`voxrelay eval`: run the eval cases (and tasks) on the local models and print tables."""
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import gc
 import json
 import os
 import platform
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-from rich.table import Table
 
 from voxrelay.config import Settings
-from voxrelay.console import err, fail, out
+from voxrelay.console import err, fail
 from voxrelay.errors import ConfigError, VoxrelayError
-from voxrelay.evals.cases import Case, load_cases
+from voxrelay.evals.cases import CATEGORIES, Case, load_cases
 from voxrelay.evals.report import ModelSummary, case_json, summarize
 from voxrelay.evals.runner import CaseResult, run_cases
+from voxrelay.evals.tables import print_report, print_task_report
+from voxrelay.evals.task_report import TaskSummary, summarize_tasks, task_json
+from voxrelay.evals.task_runner import TaskResult, run_tasks
+from voxrelay.evals.tasks import Task, load_tasks
 from voxrelay.models import cache
 from voxrelay.models.base import ChatModel
 
 DEFAULT_MODELS = ("qwen2.5-0.5b", "qwen2.5-1.5b")
+
+
+class Split(enum.StrEnum):
+    """Which cases and tasks to run."""
+
+    dev = "dev"
+    test = "test"
+    all = "all"
 
 
 def register(app: typer.Typer) -> None:
@@ -39,38 +52,69 @@ def eval_command(
         typer.Option("--model", "-m", help="Local model name; repeat for several. Default: both."),
     ] = None,
     scenario: Annotated[
-        str | None, typer.Option("--scenario", "-s", help="Only this scenario's cases.")
+        str | None, typer.Option("--scenario", "-s", help="Only this scenario's cases and tasks.")
     ] = None,
     cases_dir: Annotated[
-        Path, typer.Option("--cases", help="Directory of *.toml case files.")
+        Path, typer.Option("--cases", help="Directory of dev/ and test/ case files.")
     ] = Path("evals"),
+    split: Annotated[
+        Split, typer.Option("--split", help="dev (tuned on), test (held out) or all.")
+    ] = Split.all,
+    tasks: Annotated[
+        bool, typer.Option("--tasks", help="Also run the multi-turn tasks (slow).")
+    ] = False,
+    tasks_only: Annotated[
+        bool, typer.Option("--tasks-only", help="Run only the multi-turn tasks.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON report.")] = False,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Run only the first N cases.")
+        int | None, typer.Option("--limit", min=1, help="Run only the first N cases (and tasks).")
     ] = None,
 ) -> None:
-    """Score routing, tool calls and handoff continuity of the scenarios on local models."""
-    try:
-        cases = load_cases(cases_dir, scenario)
-    except VoxrelayError as exc:
-        raise fail(str(exc)) from None
-    if not cases:
-        raise fail(f"no cases for scenario {scenario!r} in {cases_dir}")
-    cases = cases[:limit] if limit else cases
+    """Score routing, tool calls, handoff continuity and task completion on local models."""
+    cases, task_list = load_selection(
+        cases_dir, scenario, split.value, cases=not tasks_only, tasks=tasks or tasks_only
+    )
+    cases, task_list = cases[:limit], task_list[:limit]
     results: dict[str, list[CaseResult]] = {}
+    task_results: dict[str, list[TaskResult]] = {}
     for name in model or DEFAULT_MODELS:
         chat = load_local_model(name)
         if chat is not None:
-            results[name] = asyncio.run(_run_with_progress(cases, chat, name))
+            results[name] = asyncio.run(_with_progress(cases, chat, name, run_cases))
+            task_results[name] = asyncio.run(_with_progress(task_list, chat, name, run_tasks))
             del chat
             gc.collect()  # free one model before loading the next
     if not results:
         raise typer.Exit(1)
-    summaries = [summarize(name, r) for name, r in results.items()]
+    summaries = [summarize(name, r) for name, r in results.items() if r]
+    task_summaries = [summarize_tasks(name, r) for name, r in task_results.items() if r]
     if as_json:
-        print(json.dumps(json_report(summaries, results), ensure_ascii=False, indent=2))
-    else:
-        print_report(summaries)
+        report = json_report(summaries, results, task_summaries, task_results)
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    if summaries:
+        print_report(summaries, CATEGORIES)
+    if task_summaries:
+        print_task_report(task_summaries)
+
+
+def load_selection(
+    directory: Path, scenario: str | None, split: str, *, cases: bool, tasks: bool
+) -> tuple[list[Case], list[Task]]:
+    """The cases and tasks asked for; a malformed file or an empty choice exits."""
+    try:
+        found = load_cases(directory, scenario, split)  # validates every case file
+        task_list = load_tasks(directory, scenario, split) if tasks else []
+    except VoxrelayError as exc:
+        raise fail(str(exc)) from None
+    which = "" if split == "all" else f"{split} "
+    where = (f" for scenario {scenario!r}" if scenario else "") + f" in {directory}"
+    if cases and not found:
+        raise fail(f"no {which}cases{where}")
+    if tasks and not task_list:
+        raise fail(f"no {which}tasks{where}")
+    return (found if cases else []), task_list
 
 
 def load_local_model(name: str) -> ChatModel | None:
@@ -92,7 +136,17 @@ def load_local_model(name: str) -> ChatModel | None:
     return LlamaChatModel.from_settings(settings)
 
 
-async def _run_with_progress(cases: list[Case], chat: ChatModel, name: str) -> list[CaseResult]:
+Item = TypeVar("Item", Case, Task)
+Result = TypeVar("Result", CaseResult, TaskResult)
+Runner = Callable[..., Awaitable[list[Result]]]
+
+
+async def _with_progress(
+    items: Sequence[Item], chat: ChatModel, name: str, run: Runner[Result]
+) -> list[Result]:
+    """Run `items` with `run` (run_cases or run_tasks) under a progress bar on stderr."""
+    if not items:
+        return []
     columns = (
         "[progress.description]{task.description}",
         BarColumn(),
@@ -100,33 +154,41 @@ async def _run_with_progress(cases: list[Case], chat: ChatModel, name: str) -> l
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=err, transient=False) as progress:
-        task = progress.add_task(f"{name}", total=len(cases))
+        bar = progress.add_task(f"{name}", total=len(items))
         passed = 0
 
-        def advance(r: CaseResult) -> None:
+        def advance(r: Result) -> None:
             nonlocal passed
+            item = r.case if isinstance(r, CaseResult) else r.task
             passed += int(r.verdict.passed)
-            done = progress.tasks[task].completed + 1
+            done = progress.tasks[bar].completed + 1
             progress.update(
-                task, advance=1, description=f"{name}: {passed}/{done} ok, last {r.case.id}"
+                bar, advance=1, description=f"{name}: {passed}/{done} ok, last {item.id}"
             )
-            if not err.is_terminal:  # no live bar: one line per case instead
+            if not err.is_terminal:  # no live bar: one line per item instead
                 mark = "ok" if r.verdict.passed else "FAIL"
-                err.print(f"{name} {done}/{len(cases)} {r.case.id}: {mark} ({r.seconds:.1f} s)")
+                err.print(f"{name} {done}/{len(items)} {item.id}: {mark} ({r.seconds:.1f} s)")
 
-        return await run_cases(cases, chat, name, on_result=advance)
+        return await run(items, chat, name, on_result=advance)
 
 
 def json_report(
-    summaries: list[ModelSummary], results: dict[str, list[CaseResult]]
+    summaries: list[ModelSummary],
+    results: dict[str, list[CaseResult]],
+    task_summaries: list[TaskSummary] | None = None,
+    task_results: dict[str, list[TaskResult]] | None = None,
 ) -> dict[str, Any]:
-    """The whole run as one JSON object: machine, summaries, every case."""
-    return {
+    """The whole run as one JSON object: machine, summaries (each with its splits), every item."""
+    report = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": machine(),
         "models": [s.to_json() for s in summaries],
         "cases": [case_json(r) for rs in results.values() for r in rs],
     }
+    if task_summaries:
+        report["task_models"] = [s.to_json() for s in task_summaries]
+        report["tasks"] = [task_json(r) for rs in (task_results or {}).values() for r in rs]
+    return report
 
 
 def machine() -> dict[str, Any]:
@@ -141,38 +203,3 @@ def machine() -> dict[str, Any]:
         "load_avg": load,
         "llm_threads": Settings().llm_threads,
     }
-
-
-def print_report(summaries: list[ModelSummary]) -> None:
-    """Accuracy per scenario and category (rows) per model (columns), then the failures."""
-    table = Table("scenario / category", *(s.model for s in summaries), title="voxrelay eval")
-    scenarios = sorted({k for s in summaries for k in s.by_scenario})
-    categories = sorted({k for s in summaries for k in s.by_category})
-    for key in scenarios:
-        table.add_row(key, *(_cell(s.by_scenario.get(key)) for s in summaries))
-    table.add_section()
-    for key in categories:
-        table.add_row(key, *(_cell(s.by_category.get(key)) for s in summaries))
-    table.add_section()
-    table.add_row("[bold]all", *(f"[bold]{_cell(s.overall)}" for s in summaries))
-    table.add_row(
-        "invented grounded args caught / executed / supervisor",
-        *(
-            f"{s.invented_caught} / {s.invented_executed} / {s.supervisor_invented}"
-            for s in summaries
-        ),
-    )
-    table.add_row("median s per case", *(f"{s.median_s:.1f}" for s in summaries))
-    out.print(table)
-    for s in summaries:
-        for r in s.failures:
-            out.print(
-                f"[red]✖[/] {s.model} {r.case.id}: {escape('; '.join(r.verdict.reasons))}\n"
-                f"   [dim]{escape(r.verdict.summary)}[/]"
-            )
-
-
-def _cell(tally: Any) -> str:
-    if tally is None or not tally.total:
-        return "—"
-    return f"{tally.correct}/{tally.total} ({tally.percent:.0f}%)"

@@ -1,4 +1,4 @@
-"""Summaries of eval results: accuracy per model, scenario and category; invented arguments."""
+"""Summaries of eval results: accuracy per model, split, scenario, category and style."""
 
 from __future__ import annotations
 
@@ -37,9 +37,13 @@ class ModelSummary:
     """Everything reported for one model."""
 
     model: str
+    split: str = "all"
+    """`dev`, `test`, or `all` for the whole run."""
     overall: Tally = field(default_factory=Tally)
     by_scenario: dict[str, Tally] = field(default_factory=dict)
     by_category: dict[str, Tally] = field(default_factory=dict)
+    by_style: dict[str, Tally] = field(default_factory=dict)
+    """Only cases labelled with a style."""
     invented_caught: int = 0
     """Grounded arguments the runtime refused (`argument_refused` events)."""
     invented_executed: int = 0
@@ -49,14 +53,18 @@ class ModelSummary:
     median_s: float = 0.0
     """Median wall seconds per case."""
     failures: list[CaseResult] = field(default_factory=list)
+    splits: dict[str, ModelSummary] = field(default_factory=dict)
+    """The same summary for each split in the run (empty in a split's own summary)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (failures as ids with reasons)."""
-        return {
+        out: dict[str, Any] = {
             "model": self.model,
+            "split": self.split,
             "overall": self.overall.to_json(),
             "by_scenario": {k: v.to_json() for k, v in self.by_scenario.items()},
             "by_category": {k: v.to_json() for k, v in self.by_category.items()},
+            "by_style": {k: v.to_json() for k, v in self.by_style.items()},
             "invented_grounded_arguments": {
                 "caught": self.invented_caught,
                 "executed": self.invented_executed,
@@ -64,16 +72,29 @@ class ModelSummary:
             },
             "median_seconds_per_case": round(self.median_s, 2),
         }
+        if self.splits:
+            out["splits"] = {k: v.to_json() for k, v in self.splits.items()}
+        return out
 
 
 def summarize(model: str, results: Sequence[CaseResult]) -> ModelSummary:
-    """Tally one model's results."""
-    s = ModelSummary(model)
+    """Tally one model's results, overall and per split (dev first)."""
+    s = tally(model, "all", results)
+    for split in sorted({r.case.split for r in results}):
+        s.splits[split] = tally(model, split, [r for r in results if r.case.split == split])
+    return s
+
+
+def tally(model: str, split: str, results: Sequence[CaseResult]) -> ModelSummary:
+    """One summary of `results`, labelled with its split."""
+    s = ModelSummary(model, split)
     for r in results:
         passed = r.verdict.passed
         s.overall.add(passed)
         s.by_scenario.setdefault(r.case.scenario, Tally()).add(passed)
         s.by_category.setdefault(r.case.category, Tally()).add(passed)
+        if r.case.style:
+            s.by_style.setdefault(r.case.style, Tally()).add(passed)
         s.invented_caught += sum(1 for i in r.verdict.invented if i.caught)
         s.invented_executed += sum(1 for i in r.verdict.invented if not i.caught)
         s.supervisor_invented += len(r.supervisor_invented)
@@ -88,8 +109,10 @@ def case_json(r: CaseResult) -> dict[str, Any]:
     return {
         "id": r.case.id,
         "model": r.model,
+        "split": r.case.split,
         "scenario": r.case.scenario,
         "category": r.case.category,
+        "style": r.case.style,
         "passed": r.verdict.passed,
         "reasons": list(r.verdict.reasons),
         "summary": r.verdict.summary,

@@ -7,6 +7,7 @@ import copy
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from voxrelay import assembly
 from voxrelay.agents import Scenario
@@ -75,6 +76,36 @@ class RecordingChatModel:
             yield item
 
 
+def open_session(
+    chat: ChatModel,
+    scenario: str,
+    *,
+    agent: str | None = None,
+    state: dict[str, Any] | None = None,
+    settings: Settings | None = None,
+) -> tuple[Session, RecordingChatModel]:
+    """A fresh in-process Session on `chat`, and the recorder of the supervisor's calls."""
+    supervisor = RecordingChatModel(chat)
+    session = assembly.build_session(
+        settings or get_settings(),
+        scenario,
+        agent=agent,
+        backend="local",
+        engines=assembly.LocalEngines(chat),
+        helper=supervisor,
+        state=copy.deepcopy(state or {}),
+    )
+    return session, supervisor
+
+
+def supervisor_inventions(
+    supervisor: RecordingChatModel, conversation: str, grounded: GroundedParams
+) -> tuple[Invented, ...]:
+    """Grounded arguments the chat supervisor's own tool calls made up."""
+    calls = [Call("supervisor", c.name, parse_arguments(c.arguments)) for c in supervisor.calls]
+    return tuple(invented_arguments(calls, [], conversation, grounded))
+
+
 async def run_case(
     case: Case,
     chat: ChatModel,
@@ -84,15 +115,8 @@ async def run_case(
     timeout_s: float = CASE_TIMEOUT_S,
 ) -> CaseResult:
     """Run one case in a fresh Session over `chat` (always in process) and score it."""
-    supervisor = RecordingChatModel(chat)
-    session = assembly.build_session(
-        settings or get_settings(),
-        case.scenario,
-        agent=case.agent,
-        backend="local",
-        engines=assembly.LocalEngines(chat),
-        helper=supervisor,
-        state=copy.deepcopy(case.state),
+    session, supervisor = open_session(
+        chat, case.scenario, agent=case.agent, state=case.state, settings=settings
     )
     turn = Turn(grounded=grounded_params(session.scenario))
     before: list[Event] = []
@@ -106,19 +130,21 @@ async def run_case(
                 supervisor.calls.clear()
                 await collect_turn(session, case, turn)
         except TimeoutError:
-            turn.events.append({"type": "error", "text": f"timed out after {timeout_s:.0f} s"})
+            turn.events.append(timeout_event(timeout_s))
     seconds = time.perf_counter() - started
     turn.conversation = conversation_text([*before, *turn.events])
-    sup_calls = [Call("supervisor", c.name, parse_arguments(c.arguments)) for c in supervisor.calls]
     return CaseResult(
         case=case,
         model=model_name,
         verdict=score(case, turn),
         seconds=seconds,
-        supervisor_invented=tuple(
-            invented_arguments(sup_calls, [], turn.conversation, turn.grounded)
-        ),
+        supervisor_invented=supervisor_inventions(supervisor, turn.conversation, turn.grounded),
     )
+
+
+def timeout_event(timeout_s: float) -> Event:
+    """The error event a turn that ran too long is scored with."""
+    return {"type": "error", "text": f"timed out after {timeout_s:.0f} s"}
 
 
 def grounded_params(scenario: Scenario) -> dict[str, tuple[str, ...]]:
