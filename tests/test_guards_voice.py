@@ -81,6 +81,8 @@ async def test_a_junk_first_sentence_is_never_spoken_and_the_retry_is(voice_call
     assert [e.reason for e in c.of(app.OutputSuppressed)] == ["json"]
     assert [m.text for m in c.of(app.AssistantMessage)] == ["We have two boards on sale."]
     assert [r[2] for r in c.model.requests] == ["auto", "none"]
+    retry_prompt = c.model.requests[1][0]
+    assert [m.role for m in retry_prompt] == ["system", "user"]  # no empty reply left behind
 
 
 async def test_a_junk_sentence_after_a_spoken_one_is_held_back(voice_call):

@@ -108,6 +108,7 @@ class Responder:
                 said = said or bool(item.text().strip())
         block = self.verdicts.take()
         if block is not None:
+            await self._drop_unheard(response)
             await self._retry(block)
             return
         calls = [i for i in response.output if isinstance(i, FunctionCallItem)]
@@ -141,6 +142,12 @@ class Responder:
             )
         )
         return None
+
+    async def _drop_unheard(self, response: Response) -> None:
+        """Remove the reply items the sentence gate left empty (the caller heard nothing)."""
+        for item in response.output:
+            if isinstance(item, MessageItem) and item.id and not item.text().strip():
+                await self.send(ev.ConversationItemDelete(item_id=item.id))
 
     async def _retract(self, item: MessageItem, block: Block) -> None:
         """Remove blocked text from the model's context; ask once for a compliant reply."""
