@@ -239,3 +239,12 @@ async def test_an_overflow_that_persists_ends_in_the_fallback_line(run):
     events = await session.run_turn("hello")
     assert kinds(events) == ["user_message", "error", "assistant_message", "turn_done"]
     assert of(events, app.AssistantMessage)[0].text == FALLBACK
+
+
+def test_the_console_says_what_was_held_back_and_what_was_not_run_again(capsys) -> None:
+    from voxrelay.console import print_event
+
+    print_event(app.OutputSuppressed(agent="sales", reason="json"))
+    print_event(app.ToolResult(agent="sales", name="x", call_id="c", output="{}", reused=True))
+    printed = capsys.readouterr().out
+    assert "held back" in printed and "json" in printed and "not run again" in printed
