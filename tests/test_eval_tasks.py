@@ -318,20 +318,23 @@ async def test_a_task_runs_through_a_session_until_the_goal(
     assert "voxrelay eval: tasks" in printed and "1/1 (100%)" in printed
 
 
-async def test_a_task_that_talks_junk_and_repeats_fails_at_the_cap(tmp_path: Path) -> None:
+async def test_junk_and_repeats_are_stopped_by_the_runtime_and_the_task_fails_at_the_cap(
+    tmp_path: Path,
+) -> None:
     (spec,) = load_task_file(write(tmp_path, RUN.replace("max_turns = 5", "max_turns = 2")))
     lookup = json.dumps({"phone_number": PHONE})
     chat = ScriptedChatModel(
         [
             say('Your phone number? <tool_call>{"name": "lookup_orders"}</tool_call>'),
+            say("What is your phone number?"),  # asked again in words: the junk never spoke
             call("lookup_orders", lookup),
-            call("lookup_orders", lookup),
+            call("lookup_orders", lookup),  # answered with the earlier result, not run again
             say("Which order?"),
         ]
     )
     result = await run_task(spec, chat, "scripted")
     v = result.verdict
     assert not v.passed and not v.reached and v.turns == 2
-    assert (v.counters["junk_turns"], v.counters["repeated_calls"]) == (1, 1)
+    assert (v.counters["junk_turns"], v.counters["repeated_calls"]) == (0, 0)
     assert result.turns[1][0]["text"] == f"My phone number is {PHONE}."
     assert v.reasons[0].startswith("goal not reached in 2 turn(s)")

@@ -249,7 +249,8 @@ async def test_an_invented_phone_is_caught_and_the_missing_info_case_passes(
     case = case_from(
         tmp_path,
         'id = "miss"\ncategory = "missing_info"\nagent = "returns"\n'
-        'message = "Look up my orders"\nnot_tool = "lookup_orders"\n',
+        'message = "Look up my orders"\nnot_tool = "lookup_orders"\n'
+        'state = { customer = { customer_id = "CUS-1001", name = "Alex Rivera" } }\n',
     )
     invented = '{"phone_number": "(555) 123-4567"}'
     model = ScriptedChatModel([call("lookup_orders", invented), say("What is your number?")])

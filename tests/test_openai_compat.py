@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from voxrelay.errors import ModelError
+from voxrelay.errors import ContextOverflow, ModelError
 from voxrelay.models.base import (
     Message,
     ModelSettings,
@@ -280,6 +280,14 @@ async def test_client_errors_are_not_retryable(status: int) -> None:
         await run(server)
     assert info.value.retryable is False
     assert "unknown model" in str(info.value)
+
+
+async def test_a_prompt_too_long_for_the_context_is_a_context_overflow() -> None:
+    error = {"error": {"code": "context_length_exceeded", "message": "too many tokens"}}
+    server = Server(lambda r: httpx.Response(400, json=error))
+    with pytest.raises(ContextOverflow) as info:
+        await run(server)
+    assert info.value.retryable is True and "too many tokens" in str(info.value)
 
 
 async def test_connection_error() -> None:

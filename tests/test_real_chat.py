@@ -92,3 +92,40 @@ def test_cli_chat_json_shows_the_handoff():
     user = next(e for e in events if e["type"] == "user_message")
     assert user["text"] == RETURN_REQUEST
     assert events[-1]["type"] == "turn_done"
+
+
+BUDGET_PROBE = """
+import asyncio, json
+from voxrelay.config import Settings
+from voxrelay.models.base import Message, ModelSettings, complete
+from voxrelay.models.llama import LlamaChatModel
+
+async def main():
+    llm = LlamaChatModel.from_settings(Settings(llm_context=1024))
+    messages = [Message("system", "You are a shop assistant. Answer in one short sentence.")]
+    for n in range(40):
+        messages.append(Message("user", f"Question {n}: what does board number {n} cost?"))
+        messages.append(Message("assistant", f"Board {n} costs ${100 + n}.99 today."))
+    messages.append(Message("user", "Say hello."))
+    prompt = llm.prompt_tokens(messages, [], 32)
+    done = await complete(llm, messages, settings=ModelSettings(max_tokens=32))
+    print(json.dumps({"prompt": len(prompt), "text": done.text}))
+
+asyncio.run(main())
+"""
+
+
+def test_a_conversation_longer_than_the_context_still_gets_a_reply():
+    """The oldest turns are dropped to fit n_ctx; no `llama_decode returned 1`."""
+    settings = get_settings()
+    cache.require(settings.llm, settings.model_dir)
+    proc = subprocess.run(
+        [sys.executable, "-c", BUDGET_PROBE],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["prompt"] <= 1024 - 256 and result["text"].strip()

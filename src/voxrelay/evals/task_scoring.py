@@ -62,13 +62,14 @@ class TaskVerdict:
 
 
 def executed_calls(events: Iterable[Event]) -> list[Executed]:
-    """Calls whose `tool_result` is ok, in order."""
+    """Calls whose `tool_result` is ok, in order (a repeat answered with the earlier result was
+    not executed: its result says `reused`)."""
     pending: dict[str, Event] = {}
     out = []
     for e in events:
         if e.get("type") == "tool_call":
             pending[str(e.get("call_id", ""))] = e
-        elif e.get("type") == "tool_result" and e.get("ok", True):
+        elif e.get("type") == "tool_result" and e.get("ok", True) and not e.get("reused"):
             call = pending.pop(str(e.get("call_id", "")), None)
             if call is not None:
                 arguments = parse_arguments(call.get("arguments", ""))

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from voxrelay.config import Settings, get_settings
-from voxrelay.errors import ModelError
+from voxrelay.errors import ContextOverflow, ModelError
 from voxrelay.models import cache, llama_state
 from voxrelay.models.base import (
     CONTEXT_HEADING,
@@ -34,6 +34,7 @@ from voxrelay.models.base import (
     ToolSpec,
     Usage,
 )
+from voxrelay.models.budget import fit_history
 from voxrelay.models.chatml import (
     IM_START,
     TOOL_CALL_OPEN,
@@ -49,6 +50,8 @@ MAX_SAVED_STATES = 8
 MAX_CALL_TOKENS = 256
 WARM_CHUNK = 64
 """Tokens per step of a background warm-up (~0.4 s on the 0.5B, ~1 s on the 1.5B)."""
+CALL_OVERHEAD = 8
+"""Tokens a call adds before its arguments (`<tool_call>`, a newline) plus a margin."""
 _DONE = object()
 
 
@@ -68,6 +71,8 @@ class LlamaChatModel:
         except ImportError as exc:
             raise ModelError("llama-cpp-python is not installed: run `make setup`") from exc
         self.path = model_path
+        self.n_ctx = n_ctx
+        """The context window in tokens: prompt and reply must fit in it."""
         self.call_threshold = call_threshold
         """Probability of call syntax as the first token at which a reply becomes a call."""
         self._llm = Llama(
@@ -106,10 +111,9 @@ class LlamaChatModel:
     ) -> AsyncIterator[StreamItem]:
         """Stream text, or one tool call, then usage."""
         offered = _offered(tools, tool_choice)
-        prompt = self._llm.tokenize(
-            format_prompt(messages, tools).encode(), add_bos=False, special=True
-        )
         max_tokens = (settings.max_tokens if settings else None) or MAX_TEXT_TOKENS
+        prompt = self.prompt_tokens(messages, tools, max_tokens)
+        max_tokens = min(max_tokens, self.n_ctx - len(prompt) - CALL_OVERHEAD)
         key = agent_key(messages, tools)
         async with self._lock:
             cancel = threading.Event()
@@ -136,6 +140,32 @@ class LlamaChatModel:
             finally:
                 cancel.set()  # the worker stops at its next token; keep the lock until it has
                 await asyncio.wait([thread])
+
+    def prompt_tokens(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], max_tokens: int
+    ) -> list[int]:
+        """The prompt, its oldest turns dropped so that it and the reply fit in the context.
+
+        ContextOverflow when even the system prompt and the last turn leave no room to reply.
+        """
+        memo: dict[str, list[int]] = {}
+
+        def tokens(kept: Sequence[Message]) -> list[int]:
+            text = format_prompt(kept, tools)
+            if text not in memo:
+                memo[text] = self._llm.tokenize(text.encode(), add_bos=False, special=True)
+            return memo[text]
+
+        reply = max(max_tokens, MAX_CALL_TOKENS) + CALL_OVERHEAD
+        kept = fit_history(messages, self.n_ctx - reply, lambda m: len(tokens(m)))
+        prompt = tokens(kept)
+        if len(prompt) + CALL_OVERHEAD * 4 > self.n_ctx:
+            raise ContextOverflow(
+                f"the prompt needs {len(prompt)} tokens even with old turns dropped; the "
+                f"context holds {self.n_ctx} (raise VOXRELAY_LLM_CONTEXT or shorten the "
+                "instructions)"
+            )
+        return prompt
 
     async def reset(self) -> None:
         """Forget the KV cache and saved prompt states (the next request starts cold)."""
@@ -220,10 +250,16 @@ class LlamaChatModel:
         cancel: threading.Event,
     ) -> Iterator[StreamItem]:
         self._prime(prompt)
+        failed = False
         try:
             yield from self._generate_primed(prompt, offered, tool_choice, max_tokens, cancel)
+        except RuntimeError as exc:  # llama.cpp's decode failed: its cache is not to be kept
+            failed = True
+            self._llm.reset()  # type: ignore[no-untyped-call]
+            raise _translate(exc) from exc
         finally:
-            self._remember(key)
+            if not failed:
+                self._remember(key)
 
     def _generate_primed(
         self,
@@ -347,6 +383,13 @@ def agent_key(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> int:
     system = next((m.content for m in messages if m.role == "system"), "")
     instructions = system.partition(CONTEXT_HEADING)[0]  # live context changes per caller
     return hash((instructions, *(json.dumps([t.name, t.description, t.parameters]) for t in tools)))
+
+
+def _translate(exc: RuntimeError) -> Exception:
+    """`llama_decode returned 1` means no room was left in the KV cache: a context overflow."""
+    if "llama_decode returned 1" in str(exc):
+        return ContextOverflow(f"the local model ran out of context: {exc}")
+    return ModelError(f"the local model failed: {exc}")
 
 
 def opens_call(text: bytes) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from voxrelay.config import Settings, get_settings
-from voxrelay.errors import ModelError
+from voxrelay.errors import ContextOverflow, ModelError
 from voxrelay.models.base import (
     Message,
     ModelSettings,
@@ -50,6 +50,12 @@ def to_openai_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
     if choice in ("auto", "none", "required"):
         return choice
     return {"type": "function", "function": {"name": choice}}
+
+
+def _overflowed(detail: str) -> bool:
+    """Whether an error body says the prompt was longer than the model's context."""
+    text = detail.lower()
+    return "context_length_exceeded" in text or "maximum context length" in text
 
 
 @dataclass
@@ -98,6 +104,8 @@ class OpenAIChatModel:
             async with self._client.stream("POST", url, json=body, headers=headers) as resp:
                 if resp.status_code >= 400:
                     detail = (await resp.aread()).decode(errors="replace")[:500]
+                    if resp.status_code == 400 and _overflowed(detail):
+                        raise ContextOverflow(f"{url} answered 400: {detail}")
                     retryable = resp.status_code == 429 or resp.status_code >= 500
                     raise ModelError(
                         f"{url} answered {resp.status_code}: {detail}", retryable=retryable

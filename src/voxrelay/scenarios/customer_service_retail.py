@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voxrelay.agents import Agent, Scenario
+from voxrelay.agents import Agent, Scenario, Step, Transition
 from voxrelay.models.base import ChatModel
 from voxrelay.scenarios.retail_tools import (
     add_to_cart,
@@ -10,6 +10,7 @@ from voxrelay.scenarios.retail_tools import (
     caller_context,
     check_eligibility_and_possibly_initiate_return,
     checkout,
+    is_verified,
     lookup_new_sales,
     lookup_orders,
     retrieve_policy,
@@ -34,30 +35,80 @@ Call authenticate_user_information only with the phone number, date of birth and
 card digits the caller gave.
 {CONTINUE}"""
 
-RETURNS = f"""You handle returns and exchanges for Snowy Peak Boards. Keep replies short.
-1. Until authenticate_user_information says verified, ask for phone number, date of birth \
-and last 4 card digits; call it only with details the caller gave.
-2. Call lookup_orders with their phone number; confirm the item.
-3. Ask why, call check_eligibility_and_possibly_initiate_return and tell them the result.
-Examples:
-"I want to return my board" -> say "Sure. What are your phone number, date of birth and \
-the last 4 digits of your card?"
-"What is your policy on defects?" -> retrieve_policy
-Promise only what a tool approved. Buying: call transfer_to_sales. Angry or wants \
-a person: call transfer_to_simulated_human.
+RETURNS = f"""You handle returns and exchanges for Snowy Peak Boards. Keep replies short \
+and spoken: one or two plain sentences, no lists. Promise only what a tool approved.
 {CONTINUE}"""
 
-SALES = f"""You sell snowboards and gear for Snowy Peak Boards. Keep replies short and friendly.
-1. Call lookup_new_sales to find deals; suggest one or two items with their prices.
-2. When the caller picks an item, call add_to_cart.
-3. To buy, call checkout with the cart's item ids and the caller's phone number. If it \
-says the caller is not verified, call transfer_to_authentication.
-Examples:
-"Any boards on sale?" -> lookup_new_sales with category snowboards
-"I'll take the Park Rat" -> add_to_cart with item_id SB-155-PARK
-Returns or defects: call transfer_to_returns. Angry or wants a person: call \
-transfer_to_simulated_human.
+RETURN_STEPS = [
+    Step(
+        "verify",
+        "Ask for the caller's phone number, date of birth and the last 4 digits of their card. "
+        "When they have said all three, call authenticate_user_information with exactly what "
+        "they said. Angry, or wants a person: call transfer_to_simulated_human.",
+        ("authenticate_user_information", "transfer_to_simulated_human"),
+        (Transition("find_order", when=is_verified),),
+    ),
+    Step(
+        "find_order",
+        "The caller is verified. Call lookup_orders with their phone number.",
+        ("lookup_orders",),
+        (Transition("choose", after="lookup_orders"),),
+        first="lookup_orders",
+    ),
+    Step(
+        "choose",
+        "The caller's orders are above. Ask which item they want to return and why, unless "
+        "they said so. Then call check_eligibility_and_possibly_initiate_return with that "
+        "item's order id and item id from the orders, and the reason. Policy questions: call "
+        "retrieve_policy.",
+        (
+            "check_eligibility_and_possibly_initiate_return",
+            "retrieve_policy",
+            "transfer_to_simulated_human",
+        ),
+        (Transition("done", after="check_eligibility_and_possibly_initiate_return"),),
+    ),
+    Step(
+        "done",
+        "Tell the caller the result in one or two sentences: the RMA number and next steps "
+        "if the return started, or why not. Then ask if there is anything else. Buying: call "
+        "transfer_to_sales. Another return: call check_eligibility_and_possibly_initiate_return.",
+        (
+            "check_eligibility_and_possibly_initiate_return",
+            "transfer_to_sales",
+            "transfer_to_simulated_human",
+        ),
+    ),
+]
+
+SALES = f"""You sell snowboards and gear for Snowy Peak Boards. Keep replies short, friendly \
+and spoken: one or two plain sentences, no lists.
 {CONTINUE}"""
+
+SALE_STEPS = [
+    Step(
+        "browse",
+        "Call lookup_new_sales to find deals in what the caller wants, then suggest one or two "
+        "items with their prices. When the caller picks an item, call add_to_cart with its "
+        "item id. Returns or defects: call transfer_to_returns.",
+        ("lookup_new_sales", "add_to_cart", "transfer_to_returns"),
+        (Transition("cart", after="add_to_cart"),),
+    ),
+    Step(
+        "cart",
+        "The cart is in the context. Ask if they want anything else. To buy: if the caller is "
+        "not verified, ask for their phone number, date of birth and last 4 card digits and "
+        "call authenticate_user_information; then call checkout with the cart's item ids and "
+        "their phone number.",
+        ("add_to_cart", "authenticate_user_information", "checkout"),
+        (Transition("done", after="checkout"),),
+    ),
+    Step(
+        "done",
+        "Tell the caller their order number and total, and ask if there is anything else.",
+        ("lookup_new_sales", "transfer_to_returns", "transfer_to_simulated_human"),
+    ),
+]
 
 SIMULATED_HUMAN = f"""You are Morgan, a human shift supervisor at Snowy Peak Boards.
 Speak calmly and warmly in short sentences. Apologise once, listen, and offer one \
@@ -82,6 +133,7 @@ def build(chat_model: ChatModel | None = None) -> Scenario:
         name="returns",
         instructions=RETURNS,
         context=caller_context,
+        steps=RETURN_STEPS,
         tools=[
             authenticate_user_information,
             lookup_orders,
@@ -95,7 +147,8 @@ def build(chat_model: ChatModel | None = None) -> Scenario:
         name="sales",
         instructions=SALES,
         context=caller_context,
-        tools=[lookup_new_sales, add_to_cart, checkout],
+        tools=[lookup_new_sales, add_to_cart, authenticate_user_information, checkout],
+        steps=SALE_STEPS,
         handoffs=["authentication", "returns", "simulatedHuman"],
         handoff_description="Buying: products, prices, current deals, cart and checkout.",
     )

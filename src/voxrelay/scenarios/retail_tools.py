@@ -143,12 +143,20 @@ def verified_customer(ctx: RunContext) -> Customer | None:
     return by_id.get(record["customer_id"])
 
 
+def is_verified(ctx: RunContext) -> bool:
+    """Whether the caller was verified in this session."""
+    return verified_customer(ctx) is not None
+
+
 def caller_context(ctx: RunContext) -> str | None:
-    """The agents' live context: who the caller is, once verified."""
+    """The agents' live context: who the caller is, once verified, and their cart."""
     customer = verified_customer(ctx)
-    if customer is None:
-        return None
-    return f"The caller is verified: {customer.name}, phone {customer.phone}."
+    facts = (
+        [f"The caller is verified: {customer.name}, phone {customer.phone}."] if customer else []
+    )
+    if cart := ctx.state.get("cart"):
+        facts.append(f"Cart: {', '.join(cart)} (total ${_total(cart)}).")
+    return " ".join(facts) or None
 
 
 def return_decision(item: OrderItem, days_since: int, reason: str) -> tuple[bool, str]:
@@ -298,7 +306,7 @@ def checkout(
     """Place an order for the given items for the verified caller."""
     customer = verified_customer(ctx)
     if customer is None:
-        return {"error": "caller not verified yet: call transfer_to_authentication first"}
+        return {"error": NOT_VERIFIED}
     if digits(phone_number) != digits(customer.phone):
         return {"error": "that phone number is not the verified caller's number"}
     unknown = _unknown_items(item_ids)

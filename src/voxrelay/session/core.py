@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from voxrelay.agents import Agent, HistoryEntry, RunContext, Scenario
+from voxrelay.agents import Agent, HistoryEntry, RunContext, Scenario, Step
 from voxrelay.agents.context import Role
+from voxrelay.agents.flow import advance, step_named
 from voxrelay.config import Settings
 from voxrelay.realtime.types import AudioConfig, AudioOutput, FunctionToolDef, SessionConfig
 from voxrelay.session.handoffs import HandoffRecord
@@ -27,6 +28,12 @@ class Conversation:
     handoffs: list[HandoffRecord] = field(default_factory=list)
     sent_instructions: str | None = None
     """The active agent's instructions as last sent, live context included."""
+    steps: dict[str, str] = field(default_factory=dict)
+    """The current step of each agent with a structured flow, by agent name."""
+    sent_step: str | None = None
+    """The active agent's step whose tools were last sent (None for a free-form agent)."""
+    first_due: str | None = None
+    """A step entered whose `first` call was not made yet."""
 
     def context(self) -> RunContext:
         """The RunContext tools of the active agent receive."""
@@ -38,13 +45,41 @@ class Conversation:
         self.history.append(entry)
 
     def instructions(self, agent: Agent) -> Instructions:
-        """`agent`'s instructions with its live context from this conversation."""
+        """`agent`'s instructions (in its current step) with live context from this conversation."""
         ctx = RunContext(agent_name=agent.name, history=self.history, state=self.state)
-        return instructions_for(agent, ctx)
+        return instructions_for(agent, ctx, self.step(agent))
+
+    def step(self, agent: Agent) -> Step | None:
+        """`agent`'s current step (entry conditions applied), or None for a free-form agent."""
+        current = step_named(agent.steps, self.steps.get(agent.name))
+        if current is None:
+            return None
+        ctx = RunContext(agent_name=agent.name, history=self.history, state=self.state)
+        current = advance(agent.steps, current, ctx, None)
+        self.steps[agent.name] = current.name
+        return current
+
+    def advance(self, tool: str, ok: bool) -> tuple[str, Step] | None:
+        """Follow the active agent's flow after `tool`; (old step name, new step) if it moved."""
+        step = self.step(self.agent)
+        if step is None:
+            return None
+        moved = advance(self.agent.steps, step, self.context(), tool, ok)
+        if moved.name == step.name:
+            return None
+        self.steps[self.agent.name] = moved.name
+        return step.name, moved
+
+    def offered(self, agent: Agent) -> list[str]:
+        """Names of the tools `agent` is offered now (its step's, in a flow)."""
+        return [t.name for t in self.scenario.tools_for(agent, self.step(agent))]
 
     def config(self, agent: Agent) -> SessionConfig:
-        """The session fields that belong to an agent: instructions, tools, voice."""
-        tools = [FunctionToolDef.model_validate(t.spec()) for t in self.scenario.tools_for(agent)]
+        """The session fields that belong to an agent (in its current step): instructions, tools,
+        voice."""
+        step = self.step(agent)
+        specs = self.scenario.tools_for(agent, step)
+        tools = [FunctionToolDef.model_validate(t.spec()) for t in specs]
         config = SessionConfig(
             instructions=self.instructions(agent).text, tools=tools, tool_choice="auto"
         )

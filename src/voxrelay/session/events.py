@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from voxrelay.session.speakable import Reason
+
 
 class AppEventBase(BaseModel):
     """Common fields: when it happened and which agent was active."""
@@ -39,6 +41,8 @@ class AssistantMessage(AppEventBase):
     """The assistant item, for spoken replies; None for text."""
     interrupted: bool | None = None
     """True when the caller barged in before hearing all of it; None otherwise."""
+    fallback: bool | None = None
+    """True for the runtime's fallback line, said when the agent had nothing fit to say."""
 
 
 class ToolCalled(AppEventBase):
@@ -58,6 +62,11 @@ class ToolResult(AppEventBase):
     call_id: str
     output: str
     ok: bool = True
+    reused: bool | None = None
+    """True when the call repeated an identical one of this turn: the tool did not run again
+    and the earlier result (or refusal) was sent; None otherwise."""
+    shown: str | None = None
+    """What the model was shown when `output` was too long for its context; None if all."""
 
 
 class ArgumentRefused(AppEventBase):
@@ -79,6 +88,14 @@ class AgentChanged(AppEventBase):
     reason: str = ""
 
 
+class StepChanged(AppEventBase):
+    """An agent with a structured flow moved on to its next step."""
+
+    type: Literal["step_changed"] = "step_changed"
+    from_: str = Field(alias="from")
+    to: str
+
+
 class GuardrailTripped(AppEventBase):
     """An output guardrail blocked assistant text before the user saw it."""
 
@@ -87,6 +104,14 @@ class GuardrailTripped(AppEventBase):
     category: str
     rationale: str
     text: str
+
+
+class OutputSuppressed(AppEventBase):
+    """Assistant text was held back because it was not speech (tool syntax, JSON, code, or a
+    runtime note echoed back); the agent is asked again in words. The text is not included."""
+
+    type: Literal["output_suppressed"] = "output_suppressed"
+    reason: Reason
 
 
 class ErrorOccurred(AppEventBase):
@@ -170,7 +195,9 @@ AppEvent = Annotated[
     | ToolResult
     | ArgumentRefused
     | AgentChanged
+    | StepChanged
     | GuardrailTripped
+    | OutputSuppressed
     | ErrorOccurred
     | UserSpeechStarted
     | UserSpeechStopped

@@ -1,4 +1,9 @@
-"""The guardrail gate: runs an agent's output guardrails on a text, containing their faults."""
+"""The output gate: holds back text that is not speech, then runs the agent's output guardrails.
+
+Both kinds of block take one path: the text is held back (before TTS for voice), the agent is
+asked once more, and a second block ends the turn (a guardrail) or gives way to the fallback
+line (text that is not speech).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import dataclass
 
 from voxrelay.agents import Agent, RunContext
 from voxrelay.session import events as app
+from voxrelay.session.speakable import DESCRIPTIONS, unspeakable
 
 log = logging.getLogger(__name__)
 
@@ -20,14 +26,20 @@ class Block:
 
     rationale: str
     events: tuple[app.AppEventBase, ...]
+    unspeakable: bool = False
+    """The text was not speech (tool syntax, JSON, code, a runtime note), not a policy breach."""
 
 
 async def check_output(agent: Agent, text: str, ctx: RunContext) -> Block | None:
-    """None when every output guardrail passes `text`; otherwise the first block.
+    """None when `text` is speech and every output guardrail passes it; else the first block.
 
     A guardrail that raises blocks the text (spoken words cannot be taken back) and adds an
     `error` event; the session goes on.
     """
+    reason = unspeakable(text)
+    if reason is not None:
+        suppressed = app.OutputSuppressed(agent=agent.name, reason=reason)
+        return Block(f"it contained {DESCRIPTIONS[reason]}", (suppressed,), unspeakable=True)
     for guardrail in agent.output_guardrails:
         try:
             verdict = await guardrail.check(text, ctx)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from voxrelay.agents import Agent, RunContext
+from voxrelay.agents import Agent, RunContext, Step
 from voxrelay.models.base import CONTEXT_HEADING
 from voxrelay.session import events as app
 
@@ -20,18 +20,19 @@ class Instructions:
     error: app.ErrorOccurred | None = None
 
 
-def instructions_for(agent: Agent, ctx: RunContext) -> Instructions:
-    """The agent's instructions with its live context (if any) under CONTEXT_HEADING.
+def instructions_for(agent: Agent, ctx: RunContext, step: Step | None = None) -> Instructions:
+    """The agent's instructions (and its step's) with its live context under CONTEXT_HEADING.
 
     A context function that raises is logged and left out, with an `error` event.
     """
+    base = agent.instructions + (f"\n\nNow: {step.instructions}" if step else "")
     if agent.context is None:
-        return Instructions(agent.instructions)
+        return Instructions(base)
     try:
         context = agent.context(ctx)
     except Exception:
         log.exception("%s's context function failed; its instructions go without it", agent.name)
         text = f"{agent.name}'s context function failed; it answers without that context"
         error = app.ErrorOccurred(agent=agent.name, code="context_failed", text=text)
-        return Instructions(agent.instructions, error)
-    return Instructions(agent.instructions + (CONTEXT_HEADING + context if context else ""))
+        return Instructions(base, error)
+    return Instructions(base + (CONTEXT_HEADING + context if context else ""))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,15 +19,17 @@ from voxrelay.realtime.types import (
     FunctionCallOutputItem,
     MessageItem,
     OutputAudio,
+    OutputText,
     Response,
     ResponseParams,
 )
 from voxrelay.session import events as app
 from voxrelay.session.core import Conversation
 from voxrelay.session.guardrail_gate import Block, SentenceVerdicts, check_output
-from voxrelay.session.handoffs import decide_handoff, handoff_reason, is_handoff
+from voxrelay.session.handoffs import HandoffRecord, decide_handoff, handoff_reason, is_handoff
 from voxrelay.session.lanes import AppEventStream
 from voxrelay.session.reader import Finished
+from voxrelay.session.results import for_model
 from voxrelay.session.tools import ToolOutcome, error_output, run_tool
 from voxrelay.session.turns import TurnDriver
 from voxrelay.session.voice_control import VoiceControl
@@ -40,6 +43,8 @@ Floor = Callable[[], bool]
 
 RESPONSE_FAILED = "the model failed to respond"
 TURN_FAILED = "the agent could not finish this turn; please say it again"
+FALLBACK = {"voxrelay": "fallback"}
+"""Metadata of the response that speaks the fallback line."""
 
 
 class Responder:
@@ -89,26 +94,34 @@ class Responder:
     async def finished(self, response: Response, caller_spoke: Floor) -> None:
         """Publish the response's text, run its calls, and ask for the next step if any."""
         agent = self.conv.agent.name
-        if response.status == "failed":
+        failed = response.status == "failed"
+        if failed:
             detail = (response.status_details.error or {}) if response.status_details else {}
             text = str(detail.get("message") or RESPONSE_FAILED)
             self.emit(app.ErrorOccurred(agent=agent, code="response_failed", text=text))
+        fallback = response.metadata == FALLBACK
+        said = False
         for item in response.output:
-            if isinstance(item, MessageItem) and (block := await self._deliver(item)):
-                await self._retract(item, block)
-                return
+            if isinstance(item, MessageItem):
+                if block := await self._deliver(item, fallback):
+                    await self._retract(item, block)
+                    return
+                said = said or bool(item.text().strip())
         block = self.verdicts.take()
         if block is not None:
+            await self._drop_unheard(response)
             await self._retry(block)
             return
         calls = [i for i in response.output if isinstance(i, FunctionCallItem)]
         if calls and response.status == "completed":
             await self._run_calls(calls, caller_spoke)
+        elif failed and not said and not caller_spoke():
+            await self._fall_back()  # the caller hears a sentence, not silence
         else:
             self.emit(app.TurnDone(agent=agent))
 
-    async def _deliver(self, item: MessageItem) -> Block | None:
-        """Run output guardrails, then publish; the block when a guardrail held it back."""
+    async def _deliver(self, item: MessageItem, fallback: bool = False) -> Block | None:
+        """Check the text (speech, guardrails), then publish; the block if it was held back."""
         text = item.text()
         if not text.strip():
             return None
@@ -126,9 +139,16 @@ class Responder:
                 text=text,
                 item_id=item.id if spoken else None,
                 interrupted=True if cut else None,
+                fallback=True if fallback else None,
             )
         )
         return None
+
+    async def _drop_unheard(self, response: Response) -> None:
+        """Remove the reply items the sentence gate left empty (the caller heard nothing)."""
+        for item in response.output:
+            if isinstance(item, MessageItem) and item.id and not item.text().strip():
+                await self.send(ev.ConversationItemDelete(item_id=item.id))
 
     async def _retract(self, item: MessageItem, block: Block) -> None:
         """Remove blocked text from the model's context; ask once for a compliant reply."""
@@ -137,13 +157,49 @@ class Responder:
         await self._retry(block)
 
     async def _retry(self, block: Block) -> None:
-        """Ask once per turn for a reply within policy; the second block ends the turn."""
-        note = self.policy.retry_note(block.rationale)
-        if note is None:
+        """Ask once per turn for another reply (in words, if the last was not speech).
+
+        After that, a guardrail's block ends the turn; text that is still not speech gives way
+        to the fallback line.
+        """
+        note = self.policy.retry_note(block.rationale, unspeakable=block.unspeakable)
+        if note is not None:
+            instructions = self.conv.instructions(self.conv.agent).text
+            params = ResponseParams(instructions=instructions + note)
+            if block.unspeakable:
+                params.tool_choice = "none"
+            await self.request(params)
+        elif block.unspeakable:
+            await self._fall_back()
+        else:
             self.emit(app.TurnDone(agent=self.conv.agent.name))
-            return
-        instructions = self.conv.instructions(self.conv.agent).text
-        await self.request(ResponseParams(instructions=instructions + note))
+
+    async def _fall_back(self) -> None:
+        """Say the fallback line (once per turn), so the caller is not left in silence.
+
+        Text is published as it is; a voice session has the model speak it, alone, with no
+        tools and none of the conversation in its prompt.
+        """
+        agent = self.conv.agent.name
+        line = self.conv.settings.fallback_line
+        if not self.policy.take_fallback():
+            self.emit(app.TurnDone(agent=agent))
+        elif self.conv.voice is not None:
+            await self.request(
+                ResponseParams(
+                    instructions=f"Say exactly this, and nothing else: {line}",
+                    tools=[],
+                    tool_choice="none",
+                    input=[],
+                    metadata=dict(FALLBACK),
+                )
+            )
+        else:
+            self.conv.remember("assistant", line)
+            self.emit(app.AssistantMessage(agent=agent, text=line, fallback=True))
+            item = MessageItem(role="assistant", content=[OutputText(text=line)])
+            await self.send(ev.ConversationItemCreate(item=item))
+            self.emit(app.TurnDone(agent=agent))
 
     async def _run_calls(self, calls: list[FunctionCallItem], caller_spoke: Floor) -> None:
         for call in calls:
@@ -163,13 +219,15 @@ class Responder:
             )
         )
         self.conv.remember("tool_call", f"{call.name}({call.arguments})", name=call.name)
-        outcome, target = await self._outcome(call)
+        reused = self.policy.repeat_of(call.name, call.arguments)
+        outcome, target = (reused, None) if reused is not None else await self._outcome(call)
         self.policy.record(call.name, call.arguments, outcome)
         for argument, value in outcome.ungrounded:
             self.emit(
                 app.ArgumentRefused(agent=agent, name=call.name, argument=argument, value=value)
             )
         self.conv.remember("tool_result", outcome.output, name=call.name, ok=outcome.ok)
+        shown = for_model(outcome.output, self.conv.settings.tool_output_chars)
         self.emit(
             app.ToolResult(
                 agent=agent,
@@ -177,10 +235,14 @@ class Responder:
                 call_id=call.call_id,
                 output=outcome.output,
                 ok=outcome.ok,
+                reused=True if reused is not None else None,
+                shown=shown if shown != outcome.output else None,
             )
         )
-        output = FunctionCallOutputItem(call_id=call.call_id, output=outcome.output)
+        output = FunctionCallOutputItem(call_id=call.call_id, output=shown)
         await self.send(ev.ConversationItemCreate(item=output))
+        if target is None and reused is None:
+            self.conv.advance(call.name, succeeded(outcome))  # the next request sends the step
         if target is not None:
             # after the output, so the engine warms the new agent with the whole handoff
             self.policy.record_handoff()
@@ -188,9 +250,10 @@ class Responder:
 
     async def _outcome(self, call: FunctionCallItem) -> tuple[ToolOutcome, Agent | None]:
         """Run the call (or refuse it); the handoff target when a transfer succeeded."""
-        repeat = self.policy.repeat_of_failure(call.name, call.arguments)
-        if repeat is not None:
-            return repeat, None
+        offered = self.conv.offered(self.conv.agent)
+        if call.name not in offered and (self.conv.agent.steps or not is_handoff(call.name)):
+            known = ", ".join(offered) or "none"
+            return error_output(f"there is no tool {call.name!r}; available tools: {known}"), None
         if is_handoff(call.name):
             decision = decide_handoff(
                 self.conv.scenario,
@@ -198,16 +261,36 @@ class Responder:
                 call,
                 again=self.policy.handed_off,
                 at=time.time(),
+                turn=self.driver.turn,
+                last=last_handoff(self.conv.handoffs),
+                caller_words=self._caller_words(),
             )
             self.conv.handoffs.append(decision.record)
             return decision.outcome, decision.target
         return await self._call_tool(call), None
 
+    def _caller_words(self) -> str:
+        """What the caller said last (this turn's words, once transcribed)."""
+        return next((e.text for e in reversed(self.conv.history) if e.role == "user"), "")
+
     async def _call_tool(self, call: FunctionCallItem) -> ToolOutcome:
         agent = self.conv.agent
-        tool = next((t for t in agent.tools if t.name == call.name), None)
-        if tool is None:
-            known = ", ".join(t.name for t in self.conv.scenario.tools_for(agent))
-            return error_output(f"there is no tool {call.name!r}; available tools: {known}")
+        tool = next(t for t in agent.tools if t.name == call.name)  # offered, so it exists
         timeout = self.conv.settings.tool_timeout_s
         return await run_tool(tool, call.arguments, self.conv.context(), timeout)
+
+
+def last_handoff(records: list[HandoffRecord]) -> HandoffRecord | None:
+    """The latest handoff that succeeded, if any."""
+    return next((r for r in reversed(records) if r.success), None)
+
+
+def succeeded(outcome: ToolOutcome) -> bool:
+    """The call ran and its result is not an `{"error": ...}` object."""
+    if not outcome.ok:
+        return False
+    try:
+        value = json.loads(outcome.output)
+    except json.JSONDecodeError:
+        return True
+    return not (isinstance(value, dict) and "error" in value)

@@ -43,8 +43,15 @@ class TurnDriver:
         self.policy.new_turn()
 
     async def request(self, params: ResponseParams | None) -> None:
-        """Ask for a response, sending the instructions first if the live context changed."""
+        """Ask for a response, sending the step's tools or the instructions first if changed."""
         conv = self.conv
+        step = conv.step(conv.agent)
+        if step is not None and step.name != conv.sent_step:
+            await self._enter_step(step.name)
+        if step is not None and step.first and conv.first_due == step.name:
+            if not _words_only(params):  # else the next response makes the step's first call
+                conv.first_due = None
+                params = ResponseParams(tool_choice={"type": "function", "name": step.first})
         instructions = conv.instructions(conv.agent)
         if instructions.error is not None:
             self.stream.put(instructions.error)
@@ -54,6 +61,17 @@ class TurnDriver:
             conv.sent_instructions = instructions.text
         await self.outbox.send(ev.ResponseCreate(response=params, event_id=new_id("event")))
 
+    async def _enter_step(self, name: str) -> None:
+        """Send the active agent's new step: its instructions and only its tools."""
+        conv = self.conv
+        previous, conv.sent_step = conv.sent_step, name
+        conv.first_due = name
+        config = conv.config(conv.agent)
+        update = SessionConfig(instructions=config.instructions, tools=config.tools)
+        await self.outbox.send(ev.SessionUpdate(session=update))
+        conv.sent_instructions = config.instructions
+        self.stream.put(app.StepChanged(agent=conv.agent.name, from_=previous or "", to=name))
+
     async def switch_to(self, target: Agent, reason: str) -> None:
         """Make `target` the active agent: its instructions, tools and voice."""
         previous = self.conv.agent.name
@@ -61,6 +79,12 @@ class TurnDriver:
         config = self.conv.config(target)
         await self.outbox.send(ev.SessionUpdate(session=config))
         self.conv.sent_instructions = config.instructions
+        self.conv.sent_step = self.conv.first_due = self.conv.steps.get(target.name)
         self.stream.put(
             app.AgentChanged(agent=target.name, from_=previous, to=target.name, reason=reason)
         )
+
+
+def _words_only(params: ResponseParams | None) -> bool:
+    """The response was asked to be words (a tool limit, a repeat, a handoff habit)."""
+    return params is not None and params.tool_choice == "none"
