@@ -167,7 +167,7 @@ async def test_free_form_agents_are_unchanged() -> None:
 
 
 async def test_a_step_can_make_its_first_response_call_a_tool() -> None:
-    steps = [STEPS[0], Step("order", "Call find_order.", ("find_order",), first="find_order")]
+    steps = [STEPS[0], Step("order", "Call find_order.", ("find_order",), call="find_order")]
     returns = Agent(
         "returns", "Returns.", tools=[verify, find_order], handoffs=["human"], steps=steps
     )

@@ -38,8 +38,12 @@ class Step:
     tools: tuple[str, ...] = ()
     """Names of the agent's tools and `transfer_to_*` tools offered in this step."""
     next: tuple[Transition, ...] = field(default_factory=tuple)
-    first: str | None = None
-    """A tool the step's first response must call (its arguments still come from the caller)."""
+    call: str | None = None
+    """A tool the step's first response calls, on entering the step and after each caller turn.
+
+    Its arguments still come from the caller: the grounding check refuses values they never
+    said, and the agent then asks for them in words. The instructions need not name the tool.
+    """
 
 
 def check_steps(agent_name: str, steps: Sequence[Step], tool_names: set[str]) -> None:
@@ -53,8 +57,8 @@ def check_steps(agent_name: str, steps: Sequence[Step], tool_names: set[str]) ->
             if tool not in tool_names:
                 known = ", ".join(sorted(tool_names)) or "none"
                 raise ConfigError(f"{where}: unknown tool {tool!r}; the agent has: {known}")
-        if step.first is not None and step.first not in step.tools:
-            raise ConfigError(f"{where}: first={step.first!r} is not one of the step's tools")
+        if step.call is not None and step.call not in step.tools:
+            raise ConfigError(f"{where}: call={step.call!r} is not one of the step's tools")
         for transition in step.next:
             if transition.to not in names:
                 raise ConfigError(f"{where}: unknown step {transition.to!r}; steps: {names}")

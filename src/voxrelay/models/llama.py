@@ -90,6 +90,7 @@ class LlamaChatModel:
         """Saved KV states, one per agent (instructions and tools): warm per-agent prefixes."""
         self._grammars: dict[str, Any] = {}
         self._openers: list[int] | None = None
+        self._bans: tuple[list[int], list[int]] | None = None
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -202,7 +203,7 @@ class LlamaChatModel:
     # ---- runs in a worker thread -----------------------------------------------------------
 
     def _prefill(self, tokens: list[int], key: int) -> None:
-        self._call_openers()  # a one-time vocabulary scan (~0.5 s), kept off the first reply
+        self._speech_bans()  # one-time vocabulary scans (~1 s), kept off the first reply
         self._prime(tokens)
         if self._shared_prefix(tokens) < len(tokens):
             for _ in self._llm.generate(tokens, temp=0.0, top_k=1):
@@ -323,7 +324,7 @@ class LlamaChatModel:
         """For `tool_choice=none`: no call syntax anywhere, and no empty reply."""
         from llama_cpp import LogitsProcessorList
 
-        anywhere, first = self._call_openers()
+        anywhere, first = self._speech_bans()
         seen = [0]
 
         def ban(_ids: Any, scores: Any) -> Any:
@@ -352,6 +353,25 @@ class LlamaChatModel:
             return scores
 
         return LogitsProcessorList([lean])
+
+    def _speech_bans(self) -> tuple[list[int], list[int]]:
+        """Tokens a spoken reply never has: call syntax and backticks anywhere; a `[` first.
+
+        A small model told to answer in words otherwise opens a code fence or a JSON list of
+        tool names. Includes end-of-turn for the first token (no empty reply).
+        """
+        if self._bans is None:
+            openers, _ = self._call_openers()
+            ticks, brackets = set(), set()
+            for token in range(self._llm.n_vocab()):
+                text = self._llm.detokenize([token])
+                if b"`" in text:
+                    ticks.add(token)
+                if text.lstrip().startswith(b"["):
+                    brackets.add(token)
+            anywhere = sorted({*openers, *ticks})
+            self._bans = (anywhere, sorted({*anywhere, *brackets, *self._stop}))
+        return self._bans
 
     def _call_openers(self) -> tuple[list[int], list[int]]:
         """Tokens that write call syntax (`{`, `<tool…`); plus end-of-turn for the first token."""

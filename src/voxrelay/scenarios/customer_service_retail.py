@@ -42,18 +42,17 @@ and spoken: one or two plain sentences, no lists. Promise only what a tool appro
 RETURN_STEPS = [
     Step(
         "verify",
-        "Ask for the caller's phone number, date of birth and the last 4 digits of their card. "
-        "When they have said all three, call authenticate_user_information with exactly what "
-        "they said. Angry, or wants a person: call transfer_to_simulated_human.",
+        "Ask for the caller's phone number, date of birth and the last 4 digits of their card.",
         ("authenticate_user_information", "transfer_to_simulated_human"),
         (Transition("find_order", when=is_verified),),
+        call="authenticate_user_information",
     ),
     Step(
         "find_order",
-        "The caller is verified. Call lookup_orders with their phone number.",
+        "The caller is verified. Look up their orders.",
         ("lookup_orders",),
         (Transition("choose", after="lookup_orders"),),
-        first="lookup_orders",
+        call="lookup_orders",
     ),
     Step(
         "choose",
@@ -71,8 +70,7 @@ RETURN_STEPS = [
     Step(
         "done",
         "Tell the caller the result in one or two sentences: the RMA number and next steps "
-        "if the return started, or why not. Then ask if there is anything else. Buying: call "
-        "transfer_to_sales. Another return: call check_eligibility_and_possibly_initiate_return.",
+        "if the return started, or why not. Then ask if there is anything else.",
         (
             "check_eligibility_and_possibly_initiate_return",
             "transfer_to_sales",

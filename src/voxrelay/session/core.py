@@ -32,8 +32,8 @@ class Conversation:
     """The current step of each agent with a structured flow, by agent name."""
     sent_step: str | None = None
     """The active agent's step whose tools were last sent (None for a free-form agent)."""
-    first_due: str | None = None
-    """A step entered whose `first` call was not made yet."""
+    call_due: str | None = None
+    """The active agent's step whose `call` is due (set on entry and on each caller turn)."""
 
     def context(self) -> RunContext:
         """The RunContext tools of the active agent receive."""

@@ -21,18 +21,24 @@ class Instructions:
 
 
 def instructions_for(agent: Agent, ctx: RunContext, step: Step | None = None) -> Instructions:
-    """The agent's instructions (and its step's) with its live context under CONTEXT_HEADING.
+    """The agent's instructions with its live context under CONTEXT_HEADING.
 
-    A context function that raises is logged and left out, with an `error` event.
+    The live context is the current step's instructions (last, where a small model attends)
+    and the agent's context function's facts. One that raises is logged and left out, with
+    an `error` event.
     """
-    base = agent.instructions + (f"\n\nNow: {step.instructions}" if step else "")
-    if agent.context is None:
-        return Instructions(base)
-    try:
-        context = agent.context(ctx)
-    except Exception:
-        log.exception("%s's context function failed; its instructions go without it", agent.name)
-        text = f"{agent.name}'s context function failed; it answers without that context"
-        error = app.ErrorOccurred(agent=agent.name, code="context_failed", text=text)
-        return Instructions(base, error)
-    return Instructions(base + (CONTEXT_HEADING + context if context else ""))
+    facts: list[str] = []
+    error = None
+    if agent.context is not None:
+        try:
+            facts.extend(filter(None, [agent.context(ctx)]))
+        except Exception:
+            log.exception(
+                "%s's context function failed; its instructions go without it", agent.name
+            )
+            text = f"{agent.name}'s context function failed; it answers without that context"
+            error = app.ErrorOccurred(agent=agent.name, code="context_failed", text=text)
+    if step is not None:
+        facts.append(f"Now: {step.instructions}")
+    context = "\n".join(facts)
+    return Instructions(agent.instructions + (CONTEXT_HEADING + context if context else ""), error)

@@ -158,7 +158,7 @@ class Session:
         self._driver.sent(ev.SessionUpdate(session=config))
         await self.model.connect(config)
         self._conv.sent_instructions = config.instructions
-        self._conv.sent_step = self._conv.first_due = self._conv.steps.get(self.agent.name)
+        self._conv.sent_step = self._conv.call_due = self._conv.steps.get(self.agent.name)
         hooks = hooks_of(self.model)
         if hooks is not None:
             self._hooks.attach(hooks, warm_handoffs=self.warm_handoffs)

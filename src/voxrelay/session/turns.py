@@ -38,9 +38,10 @@ class TurnDriver:
             self.state.sent(event)
 
     def new_turn(self) -> None:
-        """A user turn begins: reset the turn policy."""
+        """A user turn begins: reset the turn policy; the step's own call is due again."""
         self.turn += 1
         self.policy.new_turn()
+        self.conv.call_due = self.conv.sent_step
 
     async def request(self, params: ResponseParams | None) -> None:
         """Ask for a response, sending the step's tools or the instructions first if changed."""
@@ -48,10 +49,10 @@ class TurnDriver:
         step = conv.step(conv.agent)
         if step is not None and step.name != conv.sent_step:
             await self._enter_step(step.name)
-        if step is not None and step.first and conv.first_due == step.name:
+        if step is not None and step.call and conv.call_due == step.name:
             if not _words_only(params):  # else the next response makes the step's first call
-                conv.first_due = None
-                params = ResponseParams(tool_choice={"type": "function", "name": step.first})
+                conv.call_due = None
+                params = ResponseParams(tool_choice={"type": "function", "name": step.call})
         instructions = conv.instructions(conv.agent)
         if instructions.error is not None:
             self.stream.put(instructions.error)
@@ -65,7 +66,7 @@ class TurnDriver:
         """Send the active agent's new step: its instructions and only its tools."""
         conv = self.conv
         previous, conv.sent_step = conv.sent_step, name
-        conv.first_due = name
+        conv.call_due = name
         config = conv.config(conv.agent)
         update = SessionConfig(instructions=config.instructions, tools=config.tools)
         await self.outbox.send(ev.SessionUpdate(session=update))
@@ -79,7 +80,7 @@ class TurnDriver:
         config = self.conv.config(target)
         await self.outbox.send(ev.SessionUpdate(session=config))
         self.conv.sent_instructions = config.instructions
-        self.conv.sent_step = self.conv.first_due = self.conv.steps.get(target.name)
+        self.conv.sent_step = self.conv.call_due = self.conv.steps.get(target.name)
         self.stream.put(
             app.AgentChanged(agent=target.name, from_=previous, to=target.name, reason=reason)
         )
