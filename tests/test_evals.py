@@ -211,19 +211,19 @@ async def test_a_no_tool_case(tmp_path: Path) -> None:
 
 CONTINUITY = f"""id = "cont"
 category = "continuity"
-message = "I want to return my board"
-handoff_to = "returns"
+message = "I want to buy a board"
+handoff_to = "sales"
 reply_not_matching = '{GREETING}'
 """
 
 
 async def test_a_continuity_case_fails_when_the_new_agent_greets(tmp_path: Path) -> None:
     case = case_from(tmp_path, CONTINUITY)
-    handoff = call("transfer_to_returns", '{"reason": "return"}')
-    good = ScriptedChatModel([handoff, say("Sure. What is your phone number?")])
+    handoff = call("transfer_to_sales", '{"reason": "buy"}')  # sales words its own replies
+    good = ScriptedChatModel([handoff, say("Sure. Which kind of board?")])
     result = await run_case(case, good, "scripted")
     assert result.verdict.passed, result.verdict.reasons
-    greets = ScriptedChatModel([handoff, say("Hello! Welcome to returns.")])
+    greets = ScriptedChatModel([handoff, say("Hello! Welcome to sales.")])
     result = await run_case(case, greets, "scripted")
     assert not result.verdict.passed
     assert "reply matches" in result.verdict.reasons[0]

@@ -90,7 +90,7 @@ def test_customer_service_retail_graph() -> None:
     ]
     steps = {a.name: [s.name for s in a.steps] for a in scenario.agents}
     assert steps["returns"] == ["verify", "find_order", "choose", "done"]
-    assert steps["sales"] == ["browse", "cart", "done"]
+    assert steps["sales"] == ["browse", "pick", "cart", "pay", "done"]
     assert names["simulatedHuman"] == [
         "transfer_to_authentication",
         "transfer_to_returns",

@@ -74,7 +74,7 @@ def test_session_can_skip_warming_handoff_targets() -> None:
 def test_a_handoff_target_is_warmed_as_far_as_a_real_transfer_reaches() -> None:
     """The warm-up includes the note about the transfer, so only the caller's words are left."""
     chat = WarmRecorder(
-        [call("transfer_to_returns", '{"reason": "a return"}'), say("Which item is it?")]
+        [call("transfer_to_sales", '{"reason": "a purchase"}'), say("Which board?")]
     )
     scenario = load_scenario("customer_service_retail")
     engine = Engine(chat)
@@ -82,7 +82,7 @@ def test_a_handoff_target_is_warmed_as_far_as_a_real_transfer_reaches() -> None:
     async def run() -> None:
         async with Session(scenario, InProcessRealtime(engine)) as session:
             await engine.warmed()
-            await session.send_text("I want to return my snowboard.")
+            await session.send_text("I want to buy a snowboard.")
             async for event in session.events():
                 if isinstance(event, app.TurnDone):
                     break
@@ -90,7 +90,7 @@ def test_a_handoff_target_is_warmed_as_far_as_a_real_transfer_reaches() -> None:
     asyncio.run(run())
     messages, tools, _ = chat.requests[-1]
     system = format_prompt(messages, tools).split(IM_END)[0]
-    assert "transfer_to_returns returned" in system
+    assert "transfer_to_sales returned" in system
     background = [p for p, (_, bg) in zip(chat.prompts, chat.warmed, strict=True) if bg]
     assert system in [p.split(IM_END)[0] for p in background]  # before the caller spoke
     assert chat.prompts[-1].split(IM_END)[0] == system  # and on the switch, in case it was not

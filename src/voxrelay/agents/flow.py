@@ -16,6 +16,8 @@ from voxrelay.errors import ConfigError
 
 Condition = Callable[[RunContext], bool]
 """A test on session state, e.g. "the caller is verified"."""
+Line = str | Callable[[RunContext], str | None]
+"""What the agent says on entering a step: fixed words, or words made from session state."""
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,20 @@ class Step:
     tools: tuple[str, ...] = ()
     """Names of the agent's tools and `transfer_to_*` tools offered in this step."""
     next: tuple[Transition, ...] = field(default_factory=tuple)
-    call: str | None = None
-    """A tool the step's first response calls, on entering the step and after each caller turn.
+    call: str | Callable[[RunContext], str | None] | None = None
+    """A tool the step's first response calls, on entering the step and after each caller turn
+    (or a function of state that names one, or None).
 
     Its arguments still come from the caller: the grounding check refuses values they never
     said, and the agent then asks for them in words. The instructions need not name the tool.
+    """
+    call_on_entry: bool = True
+    """False: the call waits for the caller's next words (the step first asks in words)."""
+    say: Line | None = None
+    """Said on entering the step, instead of a reply the model writes (after a due call).
+
+    Exact words keep a small model's flow on track where it matters: the question that
+    opens a step, or a tool's outcome read back. None lets the model reply.
     """
 
 
@@ -57,7 +68,7 @@ def check_steps(agent_name: str, steps: Sequence[Step], tool_names: set[str]) ->
             if tool not in tool_names:
                 known = ", ".join(sorted(tool_names)) or "none"
                 raise ConfigError(f"{where}: unknown tool {tool!r}; the agent has: {known}")
-        if step.call is not None and step.call not in step.tools:
+        if isinstance(step.call, str) and step.call not in step.tools:
             raise ConfigError(f"{where}: call={step.call!r} is not one of the step's tools")
         for transition in step.next:
             if transition.to not in names:
@@ -99,3 +110,17 @@ def _taken(step: Step, ctx: RunContext, tool: str | None, ok: bool) -> str | Non
         if transition.when is None or transition.when(ctx):
             return transition.to
     return None
+
+
+def line_for(step: Step, ctx: RunContext) -> str | None:
+    """The words `step` says on entry, if any (a function of state may decline with None)."""
+    if step.say is None:
+        return None
+    return step.say if isinstance(step.say, str) else step.say(ctx)
+
+
+def call_for(step: Step, ctx: RunContext) -> str | None:
+    """The tool `step` calls first now, if any."""
+    if step.call is None or isinstance(step.call, str):
+        return step.call
+    return step.call(ctx)

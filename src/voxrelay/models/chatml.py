@@ -68,10 +68,11 @@ def format_prompt(messages: Sequence[Message], tools: Sequence[ToolSpec]) -> str
     instructions, heading, context = (
         system.content if system else "You are a helpful assistant."
     ).partition(CONTEXT_HEADING)
-    header = instructions + (tools_block(tools) if tools else "") + heading + context
+    header = instructions + (tools_block(tools) if tools else "")
     notes = [_note(m, foreign) for m in rest if m.role == "tool" and _is_foreign(m, foreign)]
-    if notes:
+    if notes:  # before the live context, so that the step's instructions come last
         header += "\n\n# Earlier in this conversation\n" + "\n".join(notes)
+    header += heading + context
     parts = [_turn("system", header)]
     for m in rest:
         if not _is_foreign(m, foreign):

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from voxrelay.agents import Agent, Scenario, Step, Transition
+from voxrelay.agents import Agent, Scenario
 from voxrelay.models.base import ChatModel
+from voxrelay.scenarios.retail_flows import RETURN_STEPS, SALE_STEPS
 from voxrelay.scenarios.retail_tools import (
     add_to_cart,
     authenticate_user_information,
     caller_context,
     check_eligibility_and_possibly_initiate_return,
     checkout,
-    is_verified,
     lookup_new_sales,
     lookup_orders,
     retrieve_policy,
@@ -39,74 +39,9 @@ RETURNS = f"""You handle returns and exchanges for Snowy Peak Boards. Keep repli
 and spoken: one or two plain sentences, no lists. Promise only what a tool approved.
 {CONTINUE}"""
 
-RETURN_STEPS = [
-    Step(
-        "verify",
-        "Ask for the caller's phone number, date of birth and the last 4 digits of their card.",
-        ("authenticate_user_information", "transfer_to_simulated_human"),
-        (Transition("find_order", when=is_verified),),
-        call="authenticate_user_information",
-    ),
-    Step(
-        "find_order",
-        "The caller is verified. Look up their orders.",
-        ("lookup_orders",),
-        (Transition("choose", after="lookup_orders"),),
-        call="lookup_orders",
-    ),
-    Step(
-        "choose",
-        "The caller's orders are above. Ask which item they want to return and why, unless "
-        "they said so. Then call check_eligibility_and_possibly_initiate_return with that "
-        "item's order id and item id from the orders, and the reason. Policy questions: call "
-        "retrieve_policy.",
-        (
-            "check_eligibility_and_possibly_initiate_return",
-            "retrieve_policy",
-            "transfer_to_simulated_human",
-        ),
-        (Transition("done", after="check_eligibility_and_possibly_initiate_return"),),
-    ),
-    Step(
-        "done",
-        "Tell the caller the result in one or two sentences: the RMA number and next steps "
-        "if the return started, or why not. Then ask if there is anything else.",
-        (
-            "check_eligibility_and_possibly_initiate_return",
-            "transfer_to_sales",
-            "transfer_to_simulated_human",
-        ),
-    ),
-]
-
 SALES = f"""You sell snowboards and gear for Snowy Peak Boards. Keep replies short, friendly \
 and spoken: one or two plain sentences, no lists.
 {CONTINUE}"""
-
-SALE_STEPS = [
-    Step(
-        "browse",
-        "Call lookup_new_sales to find deals in what the caller wants, then suggest one or two "
-        "items with their prices. When the caller picks an item, call add_to_cart with its "
-        "item id. Returns or defects: call transfer_to_returns.",
-        ("lookup_new_sales", "add_to_cart", "transfer_to_returns"),
-        (Transition("cart", after="add_to_cart"),),
-    ),
-    Step(
-        "cart",
-        "The cart is in the context. Ask if they want anything else. To buy: if the caller is "
-        "not verified, ask for their phone number, date of birth and last 4 card digits and "
-        "call authenticate_user_information; then call checkout with the cart's item ids and "
-        "their phone number.",
-        ("add_to_cart", "authenticate_user_information", "checkout"),
-        (Transition("done", after="checkout"),),
-    ),
-    Step(
-        "done",
-        "Tell the caller their order number and total, and ask if there is anything else.",
-        ("lookup_new_sales", "transfer_to_returns", "transfer_to_simulated_human"),
-    ),
-]
 
 SIMULATED_HUMAN = f"""You are Morgan, a human shift supervisor at Snowy Peak Boards.
 Speak calmly and warmly in short sentences. Apologise once, listen, and offer one \

@@ -203,6 +203,7 @@ def lookup_orders(ctx: RunContext, phone_number: PhoneNumber) -> dict[str, Any]:
     orders = [
         o.summary(today) for o in retail_data().orders if o.customer_id == customer.customer_id
     ]
+    ctx.state["orders"] = orders
     return {"customer": customer.name, "orders": orders}
 
 
@@ -211,7 +212,12 @@ def check_eligibility_and_possibly_initiate_return(
     ctx: RunContext,
     order_id: Annotated[str, Grounded, "The order id, e.g. SPB-20431."],
     item_id: Annotated[str, Grounded, "The item id within that order, e.g. SB-158-SUMMIT."],
-    reason: Annotated[ReturnReason, "Why the caller wants to return the item."],
+    reason: Annotated[
+        ReturnReason,
+        "Why the caller wants to return it: defective (broken, faulty), damaged_in_shipping, "
+        "wrong_size, not_as_described, or changed_mind (it does not suit them or is no "
+        "longer wanted, e.g. too stiff).",
+    ],
 ) -> dict[str, Any]:
     """Check whether an item may be returned and, if it may, start the return."""
     customer = verified_customer(ctx)
@@ -238,9 +244,11 @@ def _start_return(
         return {"eligible": True, "return_initiated": True, **started}
     eligible, why = return_decision(item, order.placed_days_ago, reason)
     if not eligible:
+        ctx.state["last_return"] = {"item": item.name, "eligible": False, "why": why}
         return {"eligible": False, "return_initiated": False, "why": why}
     rma = f"RMA-{order.order_id.removeprefix('SPB-')}-{len(returns) + 1}"
     returns[key] = rma
+    ctx.state["last_return"] = {"item": item.name, "eligible": True, "rma_number": rma}
     return {
         "eligible": True,
         "return_initiated": True,
@@ -260,6 +268,7 @@ def retrieve_policy(topic: Annotated[PolicyTopic, "The policy area the caller as
 
 @tool
 def lookup_new_sales(
+    ctx: RunContext,
     category: Annotated[SaleCategory, "Product category, or all."],
 ) -> dict[str, Any]:
     """List items currently on sale, with ids and prices."""
@@ -268,6 +277,7 @@ def lookup_new_sales(
         for p in retail_data().catalogue.values()
         if p.sale_price is not None and category in ("all", p.category)
     ]
+    ctx.state["deals"] = items
     if not items:
         return {"category": category, "items": [], "message": "no sales in this category now"}
     return {"category": category, "items": items}
@@ -318,4 +328,6 @@ def checkout(
     cart: list[str] = ctx.state.get("cart", [])
     bought = [i.upper() for i in item_ids]
     ctx.state["cart"] = [i for i in cart if i not in bought]
+    placed_order = {"order_id": order_id, "total": _total(bought), "email": customer.email}
+    ctx.state["last_order"] = placed_order
     return {"order_id": order_id, "items": bought, "total": _total(bought), "email": customer.email}

@@ -32,6 +32,8 @@ class Conversation:
     """The current step of each agent with a structured flow, by agent name."""
     sent_step: str | None = None
     """The active agent's step whose tools were last sent (None for a free-form agent)."""
+    say_due: str | None = None
+    """The active agent's step whose entry line is still to be said."""
     call_due: str | None = None
     """The active agent's step whose `call` is due (set on entry and on each caller turn)."""
 
@@ -69,6 +71,13 @@ class Conversation:
             return None
         self.steps[self.agent.name] = moved.name
         return step.name, moved
+
+    def enter(self, agent: Agent) -> None:
+        """`agent` became active in its current step: note the step sent and its due call."""
+        step = self.step(agent)
+        self.sent_step = step.name if step else None
+        self.call_due = step.name if step and step.call and step.call_on_entry else None
+        self.say_due = step.name if step and step.say is not None else None
 
     def offered(self, agent: Agent) -> list[str]:
         """Names of the tools `agent` is offered now (its step's, in a flow)."""

@@ -19,7 +19,6 @@ from voxrelay.realtime.types import (
     FunctionCallOutputItem,
     MessageItem,
     OutputAudio,
-    OutputText,
     Response,
     ResponseParams,
 )
@@ -31,7 +30,7 @@ from voxrelay.session.lanes import AppEventStream
 from voxrelay.session.reader import Finished
 from voxrelay.session.results import for_model
 from voxrelay.session.tools import ToolOutcome, error_output, run_tool
-from voxrelay.session.turns import TurnDriver
+from voxrelay.session.turns import FALLBACK, TurnDriver
 from voxrelay.session.voice_control import VoiceControl
 
 log = logging.getLogger(__name__)
@@ -43,8 +42,6 @@ Floor = Callable[[], bool]
 
 RESPONSE_FAILED = "the model failed to respond"
 TURN_FAILED = "the agent could not finish this turn; please say it again"
-FALLBACK = {"voxrelay": "fallback"}
-"""Metadata of the response that speaks the fallback line."""
 
 
 class Responder:
@@ -184,22 +181,8 @@ class Responder:
         line = self.conv.settings.fallback_line
         if not self.policy.take_fallback():
             self.emit(app.TurnDone(agent=agent))
-        elif self.conv.voice is not None:
-            await self.request(
-                ResponseParams(
-                    instructions=f"Say exactly this, and nothing else: {line}",
-                    tools=[],
-                    tool_choice="none",
-                    input=[],
-                    metadata=dict(FALLBACK),
-                )
-            )
         else:
-            self.conv.remember("assistant", line)
-            self.emit(app.AssistantMessage(agent=agent, text=line, fallback=True))
-            item = MessageItem(role="assistant", content=[OutputText(text=line)])
-            await self.send(ev.ConversationItemCreate(item=item))
-            self.emit(app.TurnDone(agent=agent))
+            await self.driver.say(line, dict(FALLBACK))
 
     async def _run_calls(self, calls: list[FunctionCallItem], caller_spoke: Floor) -> None:
         for call in calls:

@@ -158,7 +158,8 @@ class Session:
         self._driver.sent(ev.SessionUpdate(session=config))
         await self.model.connect(config)
         self._conv.sent_instructions = config.instructions
-        self._conv.sent_step = self._conv.call_due = self._conv.steps.get(self.agent.name)
+        self._conv.enter(self.agent)
+        self._conv.say_due = None  # the greeting opens the conversation
         hooks = hooks_of(self.model)
         if hooks is not None:
             self._hooks.attach(hooks, warm_handoffs=self.warm_handoffs)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from voxrelay.agents import Agent
+from voxrelay.agents.flow import call_for, line_for
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.state import ClientState
-from voxrelay.realtime.types import ResponseParams, SessionConfig, new_id
+from voxrelay.realtime.types import MessageItem, OutputText, ResponseParams, SessionConfig, new_id
 from voxrelay.session import events as app
 from voxrelay.session.core import Conversation
 from voxrelay.session.lanes import AppEventStream, Outbox
 from voxrelay.session.policy import TurnPolicy
+
+FALLBACK = {"voxrelay": "fallback"}
+"""Metadata of a response that speaks the fallback line."""
+SAID = {"voxrelay": "said"}
+"""Metadata of a response that speaks a step's exact words."""
 
 
 class TurnDriver:
@@ -49,10 +55,16 @@ class TurnDriver:
         step = conv.step(conv.agent)
         if step is not None and step.name != conv.sent_step:
             await self._enter_step(step.name)
-        if step is not None and step.call and conv.call_due == step.name:
-            if not _words_only(params):  # else the next response makes the step's first call
-                conv.call_due = None
-                params = ResponseParams(tool_choice={"type": "function", "name": step.call})
+        call = call_for(step, conv.context()) if step is not None else None
+        if step is not None and call and conv.call_due == step.name and not _words_only(params):
+            conv.call_due = None  # (a words-only response leaves the call for the next one)
+            params = ResponseParams(tool_choice={"type": "function", "name": call})
+        elif step is not None and conv.say_due == step.name:
+            conv.say_due = None
+            line = line_for(step, conv.context())
+            if line:
+                await self.say(line)
+                return
         instructions = conv.instructions(conv.agent)
         if instructions.error is not None:
             self.stream.put(instructions.error)
@@ -62,11 +74,32 @@ class TurnDriver:
             conv.sent_instructions = instructions.text
         await self.outbox.send(ev.ResponseCreate(response=params, event_id=new_id("event")))
 
+    async def say(self, line: str, metadata: dict[str, str] | None = None) -> None:
+        """Say exact words: published as they are in text; spoken by the model in voice."""
+        conv = self.conv
+        agent = conv.agent.name
+        if conv.voice is not None:
+            params = ResponseParams(
+                instructions=f"Say exactly this, and nothing else: {line}",
+                tools=[],
+                tool_choice="none",
+                input=[],
+                metadata=metadata or dict(SAID),
+            )
+            await self.outbox.send(ev.ResponseCreate(response=params, event_id=new_id("event")))
+            return
+        conv.remember("assistant", line)
+        fallback = True if metadata == FALLBACK else None
+        self.stream.put(app.AssistantMessage(agent=agent, text=line, fallback=fallback))
+        item = MessageItem(role="assistant", content=[OutputText(text=line)])
+        await self.outbox.send(ev.ConversationItemCreate(item=item))
+        self.stream.put(app.TurnDone(agent=agent))
+
     async def _enter_step(self, name: str) -> None:
         """Send the active agent's new step: its instructions and only its tools."""
         conv = self.conv
-        previous, conv.sent_step = conv.sent_step, name
-        conv.call_due = name
+        previous = conv.sent_step
+        conv.enter(conv.agent)
         config = conv.config(conv.agent)
         update = SessionConfig(instructions=config.instructions, tools=config.tools)
         await self.outbox.send(ev.SessionUpdate(session=update))
@@ -80,7 +113,7 @@ class TurnDriver:
         config = self.conv.config(target)
         await self.outbox.send(ev.SessionUpdate(session=config))
         self.conv.sent_instructions = config.instructions
-        self.conv.sent_step = self.conv.call_due = self.conv.steps.get(target.name)
+        self.conv.enter(target)
         self.stream.put(
             app.AgentChanged(agent=target.name, from_=previous, to=target.name, reason=reason)
         )
