@@ -12,7 +12,7 @@ from voxrelay.models.chatml import format_prompt, tools_block
 from voxrelay.realtime.types import FunctionCallItem
 from voxrelay.session.handoffs import HandoffRecord, bounce_back, decide_handoff
 from voxrelay.session.policy import TurnPolicy
-from voxrelay.session.speakable import unspeakable
+from voxrelay.session.speakable import repeats, unspeakable
 from voxrelay.session.tools import ToolOutcome
 
 # ---- what small models said to callers (the retail call that went wrong) ------------------------
@@ -113,3 +113,14 @@ def test_the_prompts_headings_are_caught_when_echoed() -> None:
     prompt = format_prompt([Message("system", "Be brief."), Message("user", "hi")], [tool])
     assert unspeakable(tools_block([tool])) is not None
     assert unspeakable(prompt) is not None
+
+
+def test_a_near_copy_of_an_earlier_long_reply_is_a_repeat() -> None:
+    said = [
+        "Your return for the Summit Freeride 158 snowboard is started, number RMA-20431-1. "
+        "A prepaid label is on its way by email. Is there anything else I can help you with?"
+    ]
+    copy = said[0].replace("Summit Freeride 158 snowboard", "Park Rat board").replace("-1.", "-2.")
+    assert repeats(copy, said)
+    assert not repeats("Is there anything else I can help you with?", said)  # short: may recur
+    assert not repeats("The Park Rat board is on sale for $299 and ships in two days.", said)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from voxrelay.agents import Agent, RunContext
 from voxrelay.session import events as app
-from voxrelay.session.speakable import DESCRIPTIONS, unspeakable
+from voxrelay.session.speakable import DESCRIPTIONS, repeats, unspeakable
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ async def check_output(agent: Agent, text: str, ctx: RunContext) -> Block | None
     `error` event; the session goes on.
     """
     reason = unspeakable(text)
+    if reason is None:
+        said = [e.text for e in ctx.history if e.role == "assistant"]
+        reason = "repeat" if repeats(text, said) else None
     if reason is not None:
         suppressed = app.OutputSuppressed(agent=agent.name, reason=reason)
         return Block(f"it contained {DESCRIPTIONS[reason]}", (suppressed,), unspeakable=True)

@@ -15,14 +15,16 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-Reason = Literal["tool_syntax", "json", "code", "runtime_note"]
-"""What the text was: a tool name or call markup, JSON, code, or a runtime note echoed back."""
+Reason = Literal["tool_syntax", "json", "code", "runtime_note", "repeat"]
+"""What the text was: a tool name or call markup, JSON, code, a runtime note echoed back, or a
+near copy of an earlier reply (a small model copies a read-back line with other facts)."""
 
 DESCRIPTIONS: dict[Reason, str] = {
     "tool_syntax": "tool names or call syntax",
     "json": "JSON",
     "code": "code",
     "runtime_note": "a note that was meant for you, not for the caller",
+    "repeat": "a copy of something already said; answer what the caller just asked",
 }
 """Each reason in words, for the note that asks the agent to reply again."""
 
@@ -88,3 +90,26 @@ def _has_identifier(text: str) -> bool:
         if "@" not in word and "/" not in word:
             return True
     return False
+
+
+REPEAT_MIN_WORDS = 12
+"""Shorter replies ("Is there anything else I can help with?") may well recur."""
+REPEAT_OVERLAP = 0.6
+"""Share of the reply's word trigrams found in one earlier reply that makes it a near copy."""
+
+
+def repeats(text: str, earlier: list[str]) -> bool:
+    """Whether `text` is a near copy of one of the `earlier` replies (long replies only)."""
+    mine = _trigrams(text)
+    if len(mine) < REPEAT_MIN_WORDS - 2:
+        return False
+    for other in earlier:
+        theirs = _trigrams(other)
+        if len(mine & theirs) / len(mine) >= REPEAT_OVERLAP:
+            return True
+    return False
+
+
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
