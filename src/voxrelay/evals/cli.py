@@ -81,8 +81,8 @@ def eval_command(
     for name in model or DEFAULT_MODELS:
         chat = load_local_model(name)
         if chat is not None:
-            results[name] = asyncio.run(_with_progress(cases, chat, name, run_cases))
-            task_results[name] = asyncio.run(_with_progress(task_list, chat, name, run_tasks))
+            # one event loop for both: the model's lock belongs to the loop that first used it
+            results[name], task_results[name] = asyncio.run(_run_all(cases, task_list, chat, name))
             del chat
             gc.collect()  # free one model before loading the next
     if not results:
@@ -139,6 +139,14 @@ def load_local_model(name: str) -> ChatModel | None:
 Item = TypeVar("Item", Case, Task)
 Result = TypeVar("Result", CaseResult, TaskResult)
 Runner = Callable[..., Awaitable[list[Result]]]
+
+
+async def _run_all(
+    cases: Sequence[Case], task_list: Sequence[Task], chat: ChatModel, name: str
+) -> tuple[list[CaseResult], list[TaskResult]]:
+    """The cases, then the tasks, on one model in one event loop."""
+    case_results = await _with_progress(cases, chat, name, run_cases)
+    return case_results, await _with_progress(task_list, chat, name, run_tasks)
 
 
 async def _with_progress(

@@ -86,8 +86,7 @@ GENERIC = frozenset({"size", "with", "pair", "from", "order", "item", "black", "
 
 def named(ctx: RunContext, names: list[str]) -> bool:
     """Whether the caller's last words name one of these products (a distinctive word)."""
-    said = next((e.text for e in reversed(ctx.history) if e.role == "user"), "").lower()
-    words = set(re.findall(r"[a-z]+", said))
+    words = set(re.findall(r"[a-z]+", last_words(ctx)))
     for name in names:
         distinct = {w for w in re.findall(r"[a-z]+", name.lower()) if len(w) >= 4} - GENERIC
         if words & distinct or any(w.rstrip("s") in distinct for w in words):
@@ -108,9 +107,38 @@ def cart_call(ctx: RunContext) -> str | None:
     return "add_to_cart" if named(ctx, [i["name"] for i in items]) else None
 
 
-def buy_call(ctx: RunContext) -> str:
-    """Checkout for a verified caller; otherwise verification first."""
-    return "checkout" if is_verified(ctx) else "authenticate_user_information"
+CATEGORY_WORDS = frozenset(
+    "snowboard snowboards board boards binding bindings boot boots apparel jacket jackets pants "
+    "helmet helmets goggles gloves accessories gear deal deals sale sales discount".split()
+)
+"""What a caller names when they ask for deals in a category."""
+
+
+def last_words(ctx: RunContext) -> str:
+    """What the caller said last, in lower case."""
+    return next((e.text for e in reversed(ctx.history) if e.role == "user"), "").lower()
+
+
+def verify_call(ctx: RunContext) -> str | None:
+    """Verify once the caller's words hold numbers (phone, birth date, card digits)."""
+    return "authenticate_user_information" if len(re.findall(r"\d", last_words(ctx))) >= 4 else None
+
+
+def deals_call(ctx: RunContext) -> str | None:
+    """Look deals up once the caller names a product or asks for deals."""
+    words = set(re.findall(r"[a-z]+", last_words(ctx)))
+    return "lookup_new_sales" if words & CATEGORY_WORDS else None
+
+
+YES = frozenset("yes yeah yep sure ok okay please place buy checkout check go ahead".split())
+"""Words of a caller agreeing to place the order."""
+
+
+def buy_call(ctx: RunContext) -> str | None:
+    """Checkout when a verified caller agrees; verification once an unverified one gives numbers."""
+    if not is_verified(ctx):
+        return verify_call(ctx)
+    return "checkout" if set(re.findall(r"[a-z]+", last_words(ctx))) & YES else None
 
 
 RETURN_STEPS = [
@@ -119,7 +147,7 @@ RETURN_STEPS = [
         "Ask for the caller's phone number, date of birth and the last 4 digits of their card.",
         ("authenticate_user_information", "transfer_to_simulated_human"),
         (Transition("find_order", when=is_verified),),
-        call="authenticate_user_information",
+        call=verify_call,
         say=f"Sure, I can help with that. First, what are {IDENTITY}?",
     ),
     Step(
@@ -156,7 +184,7 @@ SALE_STEPS = [
         "Find deals in what the caller wants.",
         ("lookup_new_sales", "transfer_to_returns", "transfer_to_simulated_human"),
         (Transition("pick", after="lookup_new_sales"),),
-        call="lookup_new_sales",
+        call=deals_call,
     ),
     Step(
         "pick",
