@@ -250,3 +250,11 @@ def test_single_tool_schema_is_not_wrapped() -> None:
     assert schema["properties"]["name"] == {"const": "ping"}
     assert schema["properties"]["arguments"] == {"type": "object", "properties": {}}
     assert list(schema["properties"]) == ["name", "arguments"]
+
+
+def test_free_strings_are_bounded_so_a_looping_model_must_close_them() -> None:
+    """A small model repeated a transfer reason until the call ran out of tokens."""
+    from voxrelay.models.grammar import MAX_STRING
+
+    gbnf = schema_to_gbnf({"type": "object", "properties": {"reason": {"type": "string"}}})
+    assert f"char{{0,{MAX_STRING}}}" in gbnf

@@ -14,7 +14,9 @@ from voxrelay.errors import VoxrelayError
 
 SPACE = 'space ::= " "?'
 CHAR = r'char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
-STRING = r'string ::= "\"" char* "\"" space'
+MAX_STRING = 200
+"""Characters in a free string argument: a small model otherwise loops inside one forever."""
+STRING = rf'string ::= "\"" char{{0,{MAX_STRING}}} "\"" space'
 NUMBER = 'number ::= "-"? [0-9]{1,15} ("." [0-9]{1,8})? space'
 INTEGER = 'integer ::= "-"? [0-9]{1,15} space'
 BOOLEAN = 'boolean ::= ("true" | "false") space'
