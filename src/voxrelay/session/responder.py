@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from voxrelay.agents import Agent
+from voxrelay.agents.repair import repair_arguments
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.types import (
     FunctionCallItem,
@@ -196,6 +197,7 @@ class Responder:
 
     async def _run_call(self, call: FunctionCallItem) -> None:
         agent = self.conv.agent.name
+        call = self._repaired(call)
         self.emit(
             app.ToolCalled(
                 agent=agent, name=call.name, arguments=call.arguments, call_id=call.call_id
@@ -251,6 +253,25 @@ class Responder:
             self.conv.handoffs.append(decision.record)
             return decision.outcome, decision.target
         return await self._call_tool(call), None
+
+    def _repaired(self, call: FunctionCallItem) -> FunctionCallItem:
+        """The call with grounded values the model garbled taken from the caller's last words."""
+        tool = next((t for t in self.conv.agent.tools if t.name == call.name), None)
+        if tool is None or not tool.grounded:
+            return call
+        try:
+            args = json.loads(call.arguments or "{}")
+        except json.JSONDecodeError:
+            return call
+        if not isinstance(args, dict):
+            return call
+        # values only from this turn's words: an earlier one may have been corrected since
+        text = self.conv.context().grounding_text()
+        fixed = repair_arguments(args, tool.grounded, tool.parameters, text, self._caller_words())
+        if fixed == args:
+            return call
+        log.info("%s: grounded values repaired from the caller's words", call.name)
+        return call.model_copy(update={"arguments": json.dumps(fixed, ensure_ascii=False)})
 
     def _caller_words(self) -> str:
         """What the caller said last (this turn's words, once transcribed)."""
