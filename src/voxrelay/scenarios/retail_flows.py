@@ -107,13 +107,6 @@ def cart_call(ctx: RunContext) -> str | None:
     return "add_to_cart" if named(ctx, [i["name"] for i in items]) else None
 
 
-CATEGORY_WORDS = frozenset(
-    "snowboard snowboards board boards binding bindings boot boots apparel jacket jackets pants "
-    "helmet helmets goggles gloves accessories gear deal deals sale sales discount".split()
-)
-"""What a caller names when they ask for deals in a category."""
-
-
 def last_words(ctx: RunContext) -> str:
     """What the caller said last, in lower case."""
     return next((e.text for e in reversed(ctx.history) if e.role == "user"), "").lower()
@@ -124,10 +117,9 @@ def verify_call(ctx: RunContext) -> str | None:
     return "authenticate_user_information" if len(re.findall(r"\d", last_words(ctx))) >= 4 else None
 
 
-def deals_call(ctx: RunContext) -> str | None:
-    """Look deals up once the caller names a product or asks for deals."""
-    words = set(re.findall(r"[a-z]+", last_words(ctx)))
-    return "lookup_new_sales" if words & CATEGORY_WORDS else None
+def has_cart(ctx: RunContext) -> bool:
+    """Whether the caller has something in the cart."""
+    return bool(ctx.state.get("cart"))
 
 
 YES = frozenset("yes yeah yep sure ok okay please place buy checkout check go ahead".split())
@@ -181,10 +173,14 @@ RETURN_STEPS = [
 SALE_STEPS = [
     Step(
         "browse",
-        "Find deals in what the caller wants.",
-        ("lookup_new_sales", "transfer_to_returns", "transfer_to_simulated_human"),
-        (Transition("pick", after="lookup_new_sales"),),
-        call=deals_call,
+        "Find deals in what the caller wants (call lookup_new_sales), or add the item they "
+        "name to the cart (call add_to_cart).",
+        ("lookup_new_sales", "add_to_cart", "transfer_to_returns", "transfer_to_simulated_human"),
+        (
+            Transition("cart", when=has_cart),
+            Transition("pick", after="lookup_new_sales"),
+            Transition("cart", after="add_to_cart"),
+        ),
     ),
     Step(
         "pick",
