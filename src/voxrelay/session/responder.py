@@ -105,6 +105,8 @@ class Responder:
                     await self._retract(item, block)
                     return
                 said = said or bool(item.text().strip())
+                if fallback and item.id:  # spoken, but kept from the model: it would copy it
+                    await self.send(ev.ConversationItemDelete(item_id=item.id))
         block = self.verdicts.take()
         if block is not None:
             await self._drop_unheard(response)
@@ -128,7 +130,8 @@ class Responder:
             for event in block.events:
                 self.emit(event)
             return block
-        self.conv.remember("assistant", text)
+        if not fallback:
+            self.conv.remember("assistant", text)
         spoken = item.id is not None and any(isinstance(p, OutputAudio) for p in item.content)
         cut = spoken and self.playback.was_cut(item.id or "")
         self.emit(

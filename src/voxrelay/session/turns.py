@@ -88,11 +88,12 @@ class TurnDriver:
             )
             await self.outbox.send(ev.ResponseCreate(response=params, event_id=new_id("event")))
             return
-        conv.remember("assistant", line)
-        fallback = True if metadata == FALLBACK else None
-        self.stream.put(app.AssistantMessage(agent=agent, text=line, fallback=fallback))
-        item = MessageItem(role="assistant", content=[OutputText(text=line)])
-        await self.outbox.send(ev.ConversationItemCreate(item=item))
+        fallback = metadata == FALLBACK
+        self.stream.put(app.AssistantMessage(agent=agent, text=line, fallback=fallback or None))
+        if not fallback:  # an apology from the runtime: a model that sees it copies it
+            conv.remember("assistant", line)
+            item = MessageItem(role="assistant", content=[OutputText(text=line)])
+            await self.outbox.send(ev.ConversationItemCreate(item=item))
         self.stream.put(app.TurnDone(agent=agent))
 
     async def _enter_step(self, name: str) -> None:
