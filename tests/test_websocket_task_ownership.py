@@ -17,6 +17,7 @@ from voxrelay.realtime import WebSocketRealtime
 from voxrelay.realtime import events as ev
 from voxrelay.realtime.model import ModelHabits
 from voxrelay.realtime.types import SessionConfig
+from ws_harness import poll
 
 Leftovers = Callable[[], set[asyncio.Task[object]]]
 """The tasks started since the test began that are still running."""
@@ -78,14 +79,6 @@ async def leftovers() -> AsyncIterator[Leftovers]:
     yield lambda: {
         t for t in asyncio.all_tasks() - before if t is not asyncio.current_task() and not t.done()
     }
-
-
-async def poll(condition: Callable[[], bool]) -> None:
-    for _ in range(2000):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("condition never held")
 
 
 async def test_close_leaves_no_task(server: ThreadServer, leftovers: Leftovers) -> None:

@@ -58,15 +58,15 @@ def deals(ctx: RunContext) -> str | None:
 
 def cart(ctx: RunContext) -> str | None:
     """The cart's content and total, and the way to check out."""
-    result: list[str] = ctx.state.get("cart") or []
-    if not result:
+    items: list[str] = ctx.state.get("cart") or []
+    if not items:
         return None
     end = (
         "Shall I place the order?"
         if is_verified(ctx)
         else f"To place the order, what are {IDENTITY}?"
     )
-    return f"It's in your cart: {len(result)} item(s). {end}"
+    return f"It's in your cart: {len(items)} item(s). {end}"
 
 
 def order_placed(ctx: RunContext) -> str | None:

@@ -61,16 +61,12 @@ class Conversation:
         self.steps[agent.name] = current.name
         return current
 
-    def advance(self, tool: str, ok: bool) -> tuple[str, Step] | None:
-        """Follow the active agent's flow after `tool`; (old step name, new step) if it moved."""
+    def advance(self, tool: str, ok: bool) -> None:
+        """Follow the active agent's flow after `tool` (the next request sends a new step)."""
         step = self.step(self.agent)
-        if step is None:
-            return None
-        moved = advance(self.agent.steps, step, self.context(), tool, ok)
-        if moved.name == step.name:
-            return None
-        self.steps[self.agent.name] = moved.name
-        return step.name, moved
+        if step is not None:
+            moved = advance(self.agent.steps, step, self.context(), tool, ok)
+            self.steps[self.agent.name] = moved.name
 
     def enter(self, agent: Agent) -> None:
         """`agent` became active in its current step: note the step sent and its due call."""

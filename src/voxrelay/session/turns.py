@@ -53,18 +53,18 @@ class TurnDriver:
         """Ask for a response, sending the step's tools or the instructions first if changed."""
         conv = self.conv
         step = conv.step(conv.agent)
-        if step is not None and step.name != conv.sent_step:
-            await self._enter_step(step.name)
-        call = call_for(step, conv.context()) if step is not None else None
-        if step is not None and call and conv.call_due == step.name and not _words_only(params):
-            conv.call_due = None  # (a words-only response leaves the call for the next one)
-            params = ResponseParams(tool_choice={"type": "function", "name": call})
-        elif step is not None and conv.say_due == step.name:
-            conv.say_due = None
-            line = line_for(step, conv.context())
-            if line:
-                await self.say(line)
-                return
+        if step is not None:
+            if step.name != conv.sent_step:
+                await self._enter_step(step.name)
+            call = call_for(step, conv.context()) if conv.call_due == step.name else None
+            if call and not _words_only(params):  # words-only leaves the call for the next one
+                conv.call_due = None
+                params = ResponseParams(tool_choice={"type": "function", "name": call})
+            elif conv.say_due == step.name:
+                conv.say_due = None
+                if line := line_for(step, conv.context()):
+                    await self.say(line)
+                    return
         instructions = conv.instructions(conv.agent)
         if instructions.error is not None:
             self.stream.put(instructions.error)
